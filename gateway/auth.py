@@ -1,0 +1,87 @@
+"""Caller authentication: bearer or ``api-key`` header → the caller's key entry.
+
+Only SHA-256 digests of keys are held after load. A lookup hashes the presented
+key and looks the digest up: what is compared is a digest the caller cannot
+steer, so the time taken says nothing about how much of a key was guessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+
+from gateway.config import Settings
+from providers.errors import AuthenticationError, PermissionDeniedError
+
+__all__ = ["Caller", "KeyRing", "presented_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    name: str  # key name from the config ("master" for the master key): safe for logs and labels
+    models: frozenset[str] | None  # None: every model
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    budget_period: str = "total"
+    is_master: bool = False
+
+    def may_use(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+    def check_model(self, model: str) -> None:
+        if not self.may_use(model):
+            raise PermissionDeniedError(f"this key may not use the model '{model}'", param="model")
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def presented_key(headers: Headers) -> str | None:
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    api_key = headers.get("api-key")
+    return api_key.strip() if api_key else None
+
+
+class KeyRing:
+    def __init__(self, settings: Settings) -> None:
+        self._by_digest: dict[bytes, Caller] = {}
+        master = settings.server.master_key
+        if master and master.get_secret_value():
+            self._by_digest[_digest(master.get_secret_value())] = Caller(
+                name="master", models=None, is_master=True
+            )
+        for entry in settings.keys:
+            digest = (
+                bytes.fromhex(entry.key_sha256)
+                if entry.key_sha256
+                else _digest(entry.key.get_secret_value())
+            )  # type: ignore[union-attr]
+            self._by_digest[digest] = Caller(
+                name=entry.name,
+                models=frozenset(entry.models) if entry.models is not None else None,
+                rpm=entry.rpm,
+                tpm=entry.tpm,
+                budget_usd=entry.budget_usd,
+                budget_period=entry.budget_period,
+            )
+
+    @property
+    def callers(self) -> list[Caller]:
+        return list(self._by_digest.values())
+
+    def authenticate(self, headers: Headers) -> Caller:
+        key = presented_key(headers)
+        if not key:
+            raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
+        caller = self._by_digest.get(_digest(key))
+        if caller is None:
+            raise AuthenticationError("invalid API key")
+        return caller

@@ -1,0 +1,46 @@
+"""Startup and shutdown: opens the provider clients, the executor and the state
+store, stores them on ``app.state``, and closes them all on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from gateway.runtime import open_upstreams
+from routing.executor import Executor
+
+__all__ = ["lifespan_for"]
+
+log = logging.getLogger("arbiter")
+
+
+def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        plan = state.plan
+        for name, reason in plan.disabled.items():
+            log.warning("provider %s is disabled: %s", name, reason)
+        upstreams = open_upstreams(plan, transport)
+        state.upstreams = upstreams
+        state.executor = Executor(
+            plan.routes, upstreams, routed=plan.routed, observers=state.observers
+        )
+        state.draining = False
+        log.info(
+            "arbiter ready: %d models, %d providers enabled",
+            len(plan.routes) + len(plan.routed),
+            len(upstreams),
+        )
+        try:
+            yield
+        finally:
+            state.draining = True
+            await asyncio.gather(*(u.client.aclose() for u in upstreams.values()))
+
+    return lifespan

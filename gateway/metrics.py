@@ -1,0 +1,90 @@
+"""Prometheus metrics (names fixed by INTERFACE.md) and the /metrics route.
+
+Labels hold configured names only (model, provider, key name), the error class
+and the status: never a client-supplied string, a key value or a prompt.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from routing.executor import Attempt
+
+__all__ = ["CONTENT_TYPE_LATEST", "LATENCY_BUCKETS", "Metrics", "MetricsObserver"]
+
+# LLM calls take from tens of milliseconds (a cache hit, a short reply) to minutes.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "arbiter_requests",
+            "Chat requests answered",
+            ["model", "provider", "status"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "arbiter_request_duration_seconds",
+            "Time from request to last byte",
+            ["model", "provider"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "arbiter_time_to_first_token_seconds",
+            "Time from request to first streamed token",
+            ["model", "provider"],
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "arbiter_tokens", "Tokens processed", ["model", "provider", "kind"], registry=r
+        )
+        self.cost = Counter(
+            "arbiter_cost_usd", "Spend in US dollars", ["model", "provider", "key"], registry=r
+        )
+        self.cache = Counter("arbiter_cache_requests", "Cache lookups", ["result"], registry=r)
+        self.upstream_errors = Counter(
+            "arbiter_upstream_errors",
+            "Failed upstream attempts",
+            ["provider", "reason"],
+            registry=r,
+        )
+        self.retries = Counter("arbiter_retries", "Upstream retries", ["provider"], registry=r)
+        self.fallbacks = Counter(
+            "arbiter_fallbacks", "Requests answered by a fallback model", ["model"], registry=r
+        )
+        self.deployment_up = Gauge(
+            "arbiter_deployment_up",
+            "1 while a deployment takes traffic, 0 while cooling down",
+            ["model", "provider"],
+            registry=r,
+        )
+        self.inflight = Gauge("arbiter_inflight_requests", "Requests being served", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsObserver:
+    """Counts failed upstream attempts by provider and error class."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def on_attempt(self, attempt: Attempt) -> None:
+        if attempt.error is not None:
+            self.metrics.upstream_errors.labels(
+                attempt.target.provider, type(attempt.error).__name__
+            ).inc()

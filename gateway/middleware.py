@@ -1,0 +1,97 @@
+"""Pure-ASGI middleware: request id, body size limit, last-resort error rendering.
+
+Pure ASGI (not BaseHTTPMiddleware) so streaming responses pass through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import render_error
+from providers.errors import InternalError, RequestTooLargeError
+
+__all__ = ["RequestContextMiddleware"]
+
+log = logging.getLogger("arbiter.errors")
+_MAX_REQUEST_ID = 128
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (the client's ``x-request-id`` if it sent one) and
+    echoes it on every response; refuses bodies over ``max_body_bytes`` before
+    reading them whole; renders any escaped exception as the OpenAI envelope."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, secrets: Iterable[str] = ()) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.secrets = tuple(secrets)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"x-request-id")
+        request_id = given.decode("latin-1")[:_MAX_REQUEST_ID] if given else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            await self._error(send_with_id, self._too_large())
+            return
+
+        seen = 0
+
+        async def receive_limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    raise self._too_large()
+            return message
+
+        try:
+            await self.app(scope, receive_limited, send_with_id)
+        except Exception as exc:  # noqa: BLE001 - the outermost handler, by design
+            if started:
+                raise
+            if isinstance(exc, RequestTooLargeError):
+                await self._error(send_with_id, exc)
+                return
+            log.exception("unhandled error on %s", scope.get("path"))
+            await self._error(send_with_id, InternalError("the gateway hit an internal error"))
+
+    def _too_large(self) -> RequestTooLargeError:
+        return RequestTooLargeError(f"the request body is larger than {self.max_body_bytes} bytes")
+
+    async def _error(self, send: Send, error: Exception) -> None:
+        assert isinstance(error, (RequestTooLargeError, InternalError))
+        response = render_error(error, self.secrets)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,149 @@
+"""One adapter, driven by data, for every upstream that speaks OpenAI Chat Completions.
+
+What differs between such upstreams (auth header, path, fields they reject) is a
+``Flavor`` row; ``providers/catalog.py`` holds the rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from providers.base import Capabilities, Target
+from providers.errors import GatewayError, UpstreamUnavailableError
+from providers.sse import SSEParser
+from providers.status import error_from_status
+from providers.types import ChatChunk, ChatRequest, ChatResponse
+
+__all__ = ["Flavor", "OpenAIChunkDecoder", "OpenAICompatAdapter", "parse_openai_error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Flavor:
+    name: str
+    base_url: str = ""
+    path: str = "/chat/completions"
+    auth_header: str = "authorization"  # "authorization" (Bearer) | "api-key" | "" (none)
+    drop_params: frozenset[str] = frozenset()
+    stream_usage: bool = True  # upstream accepts stream_options.include_usage
+    capabilities: Capabilities = field(default_factory=Capabilities)
+
+
+def parse_openai_error(body: bytes) -> tuple[str | None, str | None]:
+    """(message, code) from an OpenAI-style error body, tolerating anything."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return (body[:200].decode("utf-8", "replace") or None), None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        code = error.get("code") or error.get("type")
+        return error.get("message"), str(code) if code is not None else None
+    if isinstance(error, str):
+        return error, None
+    message = data.get("message") if isinstance(data, dict) else None
+    return (str(message) if message else None), None
+
+
+class OpenAIChunkDecoder:
+    """Relays OpenAI chunks, making sure a usage chunk ends every stream."""
+
+    __slots__ = ("_parser", "_provider", "done", "usage_seen")
+
+    def __init__(self, provider: str) -> None:
+        self._parser = SSEParser()
+        self._provider = provider
+        self.done = False
+        self.usage_seen = False
+
+    def feed(self, data: bytes) -> list[ChatChunk]:
+        return self._decode(self._parser.feed(data))
+
+    def close(self) -> list[ChatChunk]:
+        chunks = self._decode(self._parser.close())
+        if not self.done:
+            raise UpstreamUnavailableError(
+                f"{self._provider} ended the stream early", provider=self._provider
+            )
+        return chunks
+
+    def _decode(self, events: list[Any]) -> list[ChatChunk]:
+        chunks: list[ChatChunk] = []
+        for event in events:
+            data = event.data
+            if data == "[DONE]":
+                self.done = True
+                continue
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise UpstreamUnavailableError(
+                    f"{self._provider} sent a malformed stream event",
+                    provider=self._provider,
+                    debug=data,
+                ) from None
+            if not isinstance(chunk, dict):
+                continue
+            if "error" in chunk and "choices" not in chunk:
+                message, code = parse_openai_error(data.encode())
+                raise error_from_status(
+                    500,
+                    provider=self._provider,
+                    message=message,
+                    code=code,
+                    headers=httpx.Headers(),
+                    body=data.encode(),
+                )
+            if chunk.get("usage"):
+                self.usage_seen = True
+            chunks.append(chunk)
+        return chunks
+
+
+class OpenAICompatAdapter:
+    def __init__(self, flavor: Flavor) -> None:
+        self.flavor = flavor
+        self.name = flavor.name
+        self.capabilities = flavor.capabilities
+
+    def build_request(self, request: ChatRequest, target: Target) -> httpx.Request:
+        body = request.to_openai_body()
+        body["model"] = target.model
+        for name in self.flavor.drop_params:
+            body.pop(name, None)
+        if request.stream and self.flavor.stream_usage:
+            # Always ask for usage so cost is exact; the gateway withholds the
+            # usage chunk from clients that did not ask for it.
+            body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
+        headers = {"content-type": "application/json", **target.headers}
+        secret = target.secret()
+        if secret and self.flavor.auth_header == "authorization":
+            headers["authorization"] = f"Bearer {secret}"
+        elif secret and self.flavor.auth_header:
+            headers[self.flavor.auth_header] = secret
+        base = (target.base_url or self.flavor.base_url).rstrip("/")
+        return httpx.Request(
+            "POST", base + self.flavor.path, headers=headers, content=orjson.dumps(body)
+        )
+
+    def parse_response(
+        self, response: httpx.Response, request: ChatRequest, target: Target
+    ) -> ChatResponse:
+        data = orjson.loads(response.content)
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            raise UpstreamUnavailableError(
+                f"{target.provider} sent a malformed response", debug=response.content
+            )
+        return data
+
+    def new_stream_decoder(self, request: ChatRequest, target: Target) -> OpenAIChunkDecoder:
+        return OpenAIChunkDecoder(target.provider)
+
+    def map_error(self, status: int, headers: httpx.Headers, body: bytes) -> GatewayError:
+        message, code = parse_openai_error(body)
+        return error_from_status(
+            status, provider=self.name, message=message, code=code, headers=headers, body=body
+        )

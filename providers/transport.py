@@ -1,0 +1,137 @@
+"""The only module that talks to the network.
+
+``complete`` and ``stream`` run one upstream attempt through an adapter; every
+httpx exception is translated into the taxonomy in ``map_transport_errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from providers.base import ProviderAdapter, Target
+from providers.errors import GatewayError, UpstreamTimeoutError, UpstreamUnavailableError
+from providers.types import ChatChunk, ChatRequest, ChatResponse
+
+__all__ = ["build_client", "complete", "map_transport_errors", "stream"]
+
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+def build_client(
+    *,
+    timeout_s: float,
+    max_connections: int = 1000,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The one place provider clients are built, so tests and benchmarks can swap
+    the transport. One client per provider, shared by every request."""
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=30.0,
+    )
+    timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+    return httpx.AsyncClient(
+        timeout=timeout, limits=limits, transport=transport, follow_redirects=False
+    )
+
+
+@contextmanager
+def map_transport_errors(target: Target) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise UpstreamTimeoutError(
+            f"{target.provider} did not answer in time",
+            provider=target.provider,
+            target=target.id,
+            debug=repr(exc),
+        ) from None
+    except (httpx.HTTPError, httpx.StreamError) as exc:
+        raise UpstreamUnavailableError(
+            f"{target.provider} could not be reached ({type(exc).__name__})",
+            provider=target.provider,
+            target=target.id,
+            debug=repr(exc),
+        ) from None
+
+
+async def _raise_for_status(
+    adapter: ProviderAdapter, response: httpx.Response, target: Target
+) -> None:
+    if response.status_code < 400:
+        return
+    body = b""
+    async for part in response.aiter_raw():
+        body += part
+        if len(body) > _ERROR_BODY_LIMIT:
+            break
+    await response.aclose()
+    error = adapter.map_error(response.status_code, response.headers, body)
+    error.provider = target.provider
+    error.target = target.id
+    error.upstream_status = response.status_code
+    raise error
+
+
+async def complete(
+    adapter: ProviderAdapter,
+    client: httpx.AsyncClient,
+    request: ChatRequest,
+    target: Target,
+) -> ChatResponse:
+    """One non-streaming attempt."""
+    upstream = adapter.build_request(request, target)
+    with map_transport_errors(target):
+        response = await client.send(upstream, stream=True)
+        try:
+            await _raise_for_status(adapter, response, target)
+            await response.aread()
+        finally:
+            await response.aclose()
+    try:
+        return adapter.parse_response(response, request, target)
+    except GatewayError as exc:
+        exc.provider, exc.target = target.provider, target.id
+        raise
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise UpstreamUnavailableError(
+            f"{target.provider} sent a malformed response",
+            provider=target.provider,
+            target=target.id,
+            debug=repr(exc),
+        ) from None
+
+
+async def stream(
+    adapter: ProviderAdapter,
+    client: httpx.AsyncClient,
+    request: ChatRequest,
+    target: Target,
+) -> AsyncIterator[ChatChunk]:
+    """One streaming attempt: OpenAI chunks as upstream bytes arrive.
+
+    The upstream response is closed when the iterator ends, fails or is closed
+    early (a client that went away), so no connection leaks.
+    """
+    upstream = adapter.build_request(request, target)
+    decoder = adapter.new_stream_decoder(request, target)
+    with map_transport_errors(target):
+        response = await client.send(upstream, stream=True)
+    try:
+        with map_transport_errors(target):
+            await _raise_for_status(adapter, response, target)
+            async for data in response.aiter_raw():
+                for chunk in decoder.feed(data):
+                    yield chunk
+        for chunk in decoder.close():
+            yield chunk
+    except GatewayError as exc:
+        exc.provider = exc.provider or target.provider
+        exc.target = exc.target or target.id
+        raise
+    finally:
+        await response.aclose()
