@@ -81,8 +81,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run("gateway.main:app", workers=args.workers, **common)  # type: ignore[arg-type]
     else:
         from gateway.app import create_app
+        from gateway.server import GatewayServer
 
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        config = uvicorn.Config(create_app(settings), **common)  # type: ignore[arg-type]
+        GatewayServer(config).run()
     return 0
 
 

@@ -1,0 +1,74 @@
+"""Shared fixtures: fake upstream servers, a running Arbiter, and clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway.app import create_app
+from gateway.config import Settings, parse_settings
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.serving import ServerThread, run_server
+
+MASTER_KEY = "sk-test-master-0123456789"
+UPSTREAM_KEY = "sk-upstream-secret-abcdef987654"
+
+
+@pytest.fixture(scope="session")
+def fake_openai_server() -> Iterator[tuple[FakeOpenAI, ServerThread]]:
+    fake = FakeOpenAI()
+    with run_server(fake.app) as server:
+        yield fake, server
+
+
+@pytest.fixture
+def fake_openai(fake_openai_server: tuple[FakeOpenAI, ServerThread]) -> Iterator[FakeOpenAI]:
+    """The fake OpenAI upstream, with no recorded calls and an empty script."""
+    fake, server = fake_openai_server
+    fake.reset()
+    fake.url = server.url + "/v1"  # type: ignore[attr-defined]
+    yield fake
+    fake.reset()
+
+
+def make_settings(config: dict[str, Any] | str) -> Settings:
+    """Settings from a config dict (or YAML text), with the test master key by default."""
+    text = config if isinstance(config, str) else yaml.safe_dump(config)
+    data = yaml.safe_load(text)
+    data.setdefault("server", {}).setdefault("master_key", MASTER_KEY)
+    return parse_settings(yaml.safe_dump(data), environ={})
+
+
+@pytest.fixture
+def gateway() -> Iterator[Callable[..., ServerThread]]:
+    """Starts Arbiter on a free port for a config; stops every one at the end of the test."""
+    started: list[ServerThread] = []
+
+    def start(config: dict[str, Any] | str, **kwargs: Any) -> ServerThread:
+        server = ServerThread(create_app(make_settings(config), **kwargs)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def openai_config(base_url: str, *models: str, **extra: Any) -> dict[str, Any]:
+    """A config with one OpenAI provider and one Arbiter model per upstream model name."""
+    config: dict[str, Any] = {
+        "providers": {
+            "openai": {
+                "type": "openai",
+                "base_url": base_url,
+                "api_key": UPSTREAM_KEY,
+                "timeout_s": 5,
+            }
+        },
+        "models": {m: {"deployments": [{"provider": "openai", "model": m}]} for m in models},
+    }
+    config.update(extra)
+    return config
