@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from gateway.runtime import open_upstreams
 from routing.executor import Executor
+from routing.state import SharedState
 
 __all__ = ["lifespan_for"]
 
@@ -26,6 +27,14 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
         plan = state.plan
         for name, reason in plan.disabled.items():
             log.warning("provider %s is disabled: %s", name, reason)
+        settings = state.settings
+        shared = SharedState.from_url(
+            settings.state.redis_url,
+            prefix=settings.state.key_prefix,
+            on_error=lambda op: state.metrics.state_errors.labels(op).inc(),
+        )
+        state.shared_state = shared
+        state.state_probe = shared.ping
         upstreams = open_upstreams(plan, transport)
         state.upstreams = upstreams
         state.executor = Executor(
@@ -42,5 +51,6 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
         finally:
             state.draining = True
             await asyncio.gather(*(u.client.aclose() for u in upstreams.values()))
+            await shared.aclose()
 
     return lifespan

@@ -71,6 +71,12 @@ class Metrics:
             ["model", "provider"],
             registry=r,
         )
+        self.state_errors = Counter(
+            "arbiter_state_errors",
+            "Shared-state (Redis) failures, served from local state instead",
+            ["operation"],
+            registry=r,
+        )
         self.inflight = Gauge("arbiter_inflight_requests", "Requests being served", registry=r)
 
     def render(self) -> bytes:

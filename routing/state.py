@@ -1,0 +1,102 @@
+"""The state store shared by workers and replicas: Redis when configured, else this process.
+
+Features that share state (cooldowns, latency stats, rate limits, spend, the
+scoreboard) keep a local copy and call ``SharedState.run`` for the Redis side.
+When Redis fails, ``run`` logs it once, counts it, answers from the local
+fallback, and keeps Redis out of the path for ``retry_after_s`` before trying it
+again: a Redis outage degrades Arbiter to single-process state, never fails a
+request, and heals by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+__all__ = ["SharedState"]
+
+T = TypeVar("T")
+log = logging.getLogger("arbiter.state")
+
+
+class SharedState:
+    def __init__(
+        self,
+        redis: Redis | None = None,
+        *,
+        prefix: str = "arbiter:",
+        retry_after_s: float = 2.0,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.retry_after_s = retry_after_s
+        self.on_error = on_error
+        self._down_until = 0.0
+
+    @classmethod
+    def from_url(
+        cls, url: str | None, *, prefix: str = "arbiter:", **kwargs: object
+    ) -> SharedState:
+        if not url:
+            return cls(None, prefix=prefix)
+        client = Redis.from_url(
+            url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=5
+        )
+        return cls(client, prefix=prefix, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def shared(self) -> bool:
+        """True when state is shared through Redis (even if Redis is down right now)."""
+        return self.redis is not None
+
+    @property
+    def available(self) -> bool:
+        return self.redis is not None and time.monotonic() >= self._down_until
+
+    def key(self, *parts: object) -> str:
+        return self.prefix + ":".join(str(p) for p in parts)
+
+    async def run(
+        self,
+        operation: str,
+        call: Callable[[Redis], Awaitable[T]],
+        fallback: Callable[[], T],
+    ) -> T:
+        """``call(redis)`` when Redis is configured and up, else ``fallback()``.
+
+        ``operation`` names what was attempted, for the log and the error metric.
+        """
+        if self.redis is None or not self.available:
+            return fallback()
+        try:
+            return await call(self.redis)
+        except (RedisError, OSError) as exc:
+            if time.monotonic() >= self._down_until:
+                log.warning(
+                    "shared state unavailable during %s (%s); using local state for %ss",
+                    operation,
+                    type(exc).__name__,
+                    self.retry_after_s,
+                )
+            self._down_until = time.monotonic() + self.retry_after_s
+            if self.on_error is not None:
+                self.on_error(operation)
+            return fallback()
+
+    async def ping(self) -> bool:
+        if self.redis is None:
+            return True
+        try:
+            return bool(await self.redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
