@@ -17,7 +17,7 @@ from gateway.auth import KeyRing
 from gateway.config import Settings
 from gateway.errors import install_error_handlers
 from gateway.lifespan import lifespan_for
-from gateway.metrics import Metrics, MetricsObserver
+from gateway.metrics import Metrics, MetricsHook, MetricsObserver
 from gateway.middleware import RequestContextMiddleware
 from gateway.runtime import plan_runtime
 
@@ -50,7 +50,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     state.plan = plan_runtime(settings)
     state.keyring = KeyRing(settings)
     state.metrics = Metrics()
-    state.observers = [MetricsObserver(state.metrics)]
+    state.observers = [MetricsObserver(state.metrics)]  # hear every upstream attempt
+    state.hooks = [MetricsHook(state.metrics)]  # act on every request; metrics first
     state.secrets = _secrets(settings)
     state.draining = False
 

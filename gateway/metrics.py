@@ -15,9 +15,16 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from gateway.context import RequestContext
 from routing.executor import Attempt
 
-__all__ = ["CONTENT_TYPE_LATEST", "LATENCY_BUCKETS", "Metrics", "MetricsObserver"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "LATENCY_BUCKETS",
+    "Metrics",
+    "MetricsHook",
+    "MetricsObserver",
+]
 
 # LLM calls take from tens of milliseconds (a cache hit, a short reply) to minutes.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
@@ -81,6 +88,33 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class MetricsHook:
+    """Request-level metrics: traffic, latency, TTFT, tokens, in-flight.
+
+    Must be the first hook, so that every request it counted in is counted out."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def on_request(self, ctx: RequestContext) -> None:
+        self.metrics.inflight.inc()
+
+    def on_response(self, ctx: RequestContext) -> None:
+        m = self.metrics
+        m.inflight.dec()
+        model = ctx.model or ctx.chat.model
+        provider = ctx.provider or ""
+        m.requests.labels(model, provider, ctx.status).inc()
+        if ctx.status == "error" and ctx.model is None:
+            return
+        m.duration.labels(model, provider).observe(ctx.latency_s or 0.0)
+        if ctx.chat.stream and ctx.ttft_s is not None:
+            m.ttft.labels(model, provider).observe(ctx.ttft_s)
+        if ctx.usage:
+            m.tokens.labels(model, provider, "prompt").inc(ctx.prompt_tokens)
+            m.tokens.labels(model, provider, "completion").inc(ctx.completion_tokens)
 
 
 class MetricsObserver:

@@ -1,29 +1,28 @@
-"""POST /v1/chat/completions: parse, authorise, route, answer as JSON or SSE."""
+"""POST /v1/chat/completions: parse, authorise, run the hooks, route, answer as JSON or SSE."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
 
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response, StreamingResponse
 
-from gateway.auth import Caller
+from gateway.context import RequestContext, RequestHook
 from gateway.errors import error_body, resolve_error
-from gateway.metrics import Metrics
 from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundError
 from providers.sse import DONE, encode_data
 from providers.types import ChatChunk, ChatRequest
-from routing.executor import Completion, Executor, StreamResult
+from routing.executor import Executor, StreamResult
 
 __all__ = ["parse_chat_request", "router"]
 
 router = APIRouter()
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_MAX_TASK_LABEL = 64
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:
@@ -39,77 +38,88 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     except ValidationError as exc:
         first = exc.errors()[0]
         param = ".".join(str(p) for p in first["loc"]) or None
-        raise InvalidRequestError(
-            f"{param}: {first['msg']}" if param else first["msg"], param=param
-        ) from None
+        message = f"{param}: {first['msg']}" if param else first["msg"]
+        raise InvalidRequestError(message, param=param) from None
 
 
-def _headers(model: str, provider: str, attempts: int, cache: str = "miss") -> dict[str, str]:
+def task_label(request: Request, chat: ChatRequest) -> str:
+    """The task a request belongs to, for ranking: header, then metadata, then 'general'."""
+    label = request.headers.get("x-arbiter-task")
+    if not label and chat.metadata and isinstance(chat.metadata.get("task"), str):
+        label = chat.metadata["task"]
+    return (label or "general").strip()[:_MAX_TASK_LABEL] or "general"
+
+
+def _finish(ctx: RequestContext, hooks: Sequence[RequestHook]) -> None:
+    ctx.latency_s = time.perf_counter() - ctx.started
+    for hook in hooks:
+        hook.on_response(ctx)
+
+
+def _fail(ctx: RequestContext, exc: GatewayError, hooks: Sequence[RequestHook]) -> None:
+    shown = resolve_error(exc)
+    ctx.status, ctx.error, ctx.http_status = "error", exc, shown.http_status
+    _finish(ctx, hooks)
+
+
+def _answer_headers(ctx: RequestContext) -> dict[str, str]:
     return {
-        "x-arbiter-model": model,
-        "x-arbiter-provider": provider,
-        "x-arbiter-attempts": str(attempts),
-        "x-arbiter-cache": cache,
+        "x-arbiter-model": ctx.model or "",
+        "x-arbiter-provider": ctx.provider or "",
+        "x-arbiter-attempts": str(ctx.attempts),
+        "x-arbiter-cache": ctx.cache,
+        **ctx.response_headers,
     }
-
-
-def _record(
-    metrics: Metrics,
-    model: str,
-    provider: str,
-    status: str,
-    started: float,
-    usage: dict[str, Any] | None,
-) -> None:
-    metrics.requests.labels(model, provider, status).inc()
-    metrics.duration.labels(model, provider).observe(time.perf_counter() - started)
-    if usage:
-        metrics.tokens.labels(model, provider, "prompt").inc(usage.get("prompt_tokens") or 0)
-        metrics.tokens.labels(model, provider, "completion").inc(
-            usage.get("completion_tokens") or 0
-        )
 
 
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Response:
     state = request.app.state
-    caller: Caller = state.keyring.authenticate(request.headers)
+    caller = state.keyring.authenticate(request.headers)
     chat = parse_chat_request(await request.body())
     executor: Executor = state.executor
     if not executor.knows(chat.model):
         raise ModelNotFoundError(f"The model '{chat.model}' does not exist", param="model")
     caller.check_model(chat.model)
-    metrics: Metrics = state.metrics
-    started = time.perf_counter()
-    metrics.inflight.inc()
-    if chat.stream:
-        try:
-            result = await executor.stream(chat)
-        except GatewayError:
-            metrics.inflight.dec()
-            metrics.requests.labels(chat.model, "", "error").inc()
-            raise
-        return StreamingResponse(
-            _relay(result, chat, metrics, started),
-            media_type="text/event-stream",
-            headers={
-                **_SSE_HEADERS,
-                **_headers(result.model, result.target.provider, result.attempts),
-            },
-        )
+    ctx = RequestContext(
+        request.scope["state"]["request_id"], caller, chat, task=task_label(request, chat)
+    )
+    hooks: Sequence[RequestHook] = state.hooks
     try:
-        completion: Completion = await executor.complete(chat)
-    except GatewayError:
-        metrics.requests.labels(chat.model, "", "error").inc()
+        for hook in hooks:
+            await hook.on_request(ctx)
+        if chat.stream:
+            result = await executor.stream(chat)
+        else:
+            completion = await executor.complete(chat)
+    except GatewayError as exc:
+        _fail(ctx, exc, hooks)
         raise
-    finally:
-        metrics.inflight.dec()
-    provider = completion.target.provider
-    _record(metrics, completion.model, provider, "ok", started, completion.response.get("usage"))
+    if chat.stream:
+        ctx.model, ctx.provider, ctx.attempts = (
+            result.model,
+            result.target.provider,
+            result.attempts,
+        )
+        ctx.upstream_model = result.target.model
+        ctx.ttft_s = time.perf_counter() - ctx.started
+        return StreamingResponse(
+            _relay(result, ctx, hooks),
+            media_type="text/event-stream",
+            headers={**_SSE_HEADERS, **_answer_headers(ctx)},
+        )
+    ctx.model, ctx.provider, ctx.attempts = (
+        completion.model,
+        completion.target.provider,
+        completion.attempts,
+    )
+    ctx.upstream_model = completion.target.model
+    ctx.usage = completion.response.get("usage")
+    _finish(ctx, hooks)
     return Response(
         orjson.dumps(completion.response),
         media_type="application/json",
-        headers=_headers(completion.model, provider, completion.attempts),
+        headers=_answer_headers(ctx),
     )
 
 
@@ -119,29 +129,24 @@ def _for_client(chunk: ChatChunk, include_usage: bool) -> bool:
 
 
 async def _relay(
-    result: StreamResult, chat: ChatRequest, metrics: Metrics, started: float
+    result: StreamResult, ctx: RequestContext, hooks: Sequence[RequestHook]
 ) -> AsyncIterator[bytes]:
     """Relays chunks as they arrive; a failure after the first byte ends the stream
     with one OpenAI-shaped error event and [DONE], never a hang."""
-    include_usage = chat.include_usage
-    status = "cancelled"  # until the stream ends one way or the other
+    include_usage = ctx.chat.include_usage
+    ctx.status = "cancelled"  # until the stream ends one way or the other
     try:
-        metrics.ttft.labels(result.model, result.target.provider).observe(
-            time.perf_counter() - started
-        )
         yield encode_data(result.first)
         async for chunk in result.rest:
             if _for_client(chunk, include_usage):
                 yield encode_data(chunk)
-        status = "ok"
+        ctx.status = "ok"
         yield DONE
     except GatewayError as exc:
-        status = "error"
+        ctx.status, ctx.error = "error", exc
         yield encode_data(error_body(resolve_error(exc)))
         yield DONE
     finally:
         await result.rest.aclose()  # type: ignore[attr-defined]
-        metrics.inflight.dec()
-        _record(
-            metrics, result.model, result.target.provider, status, started, result.attempt.usage
-        )
+        ctx.usage = result.attempt.usage
+        _finish(ctx, hooks)

@@ -1,0 +1,63 @@
+"""What one chat request carries through the gateway, and the hook contract.
+
+A ``RequestContext`` is created when a request arrives and finished exactly
+once, when its response is complete (JSON sent, stream ended, or error).
+Features that act on every request (limits, budgets, metrics, access log,
+scoreboard) are ``RequestHook``s: ``on_request`` may refuse the request by
+raising a GatewayError; ``on_response`` records what happened and must be cheap
+and never raise.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gateway.auth import Caller
+from providers.errors import GatewayError
+from providers.types import ChatRequest
+
+__all__ = ["RequestContext", "RequestHook"]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    caller: Caller
+    chat: ChatRequest
+    task: str = "general"
+    started: float = field(default_factory=time.perf_counter)
+    # Filled in as the request is served:
+    model: str | None = None  # the model that answered (after fallbacks)
+    provider: str | None = None
+    upstream_model: str | None = None
+    attempts: int = 0
+    cache: str = "miss"  # hit | miss | bypass
+    status: str = "ok"  # ok | error | cancelled
+    http_status: int = 200
+    error: GatewayError | None = None
+    ttft_s: float | None = None
+    latency_s: float | None = None
+    usage: dict[str, Any] | None = None
+    cost_usd: float | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)  # per-feature scratch space
+
+    @property
+    def prompt_tokens(self) -> int:
+        return int((self.usage or {}).get("prompt_tokens") or 0)
+
+    @property
+    def completion_tokens(self) -> int:
+        return int((self.usage or {}).get("completion_tokens") or 0)
+
+
+class RequestHook(Protocol):
+    async def on_request(self, ctx: RequestContext) -> None:
+        """Before routing; raise a GatewayError to refuse the request."""
+        ...
+
+    def on_response(self, ctx: RequestContext) -> None:
+        """Once, when the response is complete; never raises."""
+        ...
