@@ -19,6 +19,7 @@ from gateway.errors import install_error_handlers
 from gateway.lifespan import lifespan_for
 from gateway.metrics import Metrics, MetricsHook, MetricsObserver
 from gateway.middleware import RequestContextMiddleware
+from gateway.openapi import install_openapi
 from gateway.runtime import plan_runtime
 
 __all__ = ["create_app"]
@@ -56,12 +57,14 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     state.draining = False
 
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(chat.router)
     app.include_router(models.router)
     app.include_router(health.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.server.max_body_bytes,
+        max_header_bytes=settings.server.max_header_bytes,
         secrets=state.secrets,
     )
     return app

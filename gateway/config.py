@@ -54,6 +54,7 @@ class ServerSettings(_Strict):
     port: int = Field(default=8080, ge=0, le=65535)
     master_key: SecretStr | None = None
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
     shutdown_grace_s: float = Field(default=30.0, ge=0)
 
 

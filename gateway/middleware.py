@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import render_error
-from providers.errors import InternalError, RequestTooLargeError
+from providers.errors import HeadersTooLargeError, InternalError, RequestTooLargeError
 
 __all__ = ["RequestContextMiddleware"]
 
@@ -32,9 +32,11 @@ class RequestContextMiddleware:
     echoes it on every response; refuses bodies over ``max_body_bytes`` before
     reading them whole; renders any escaped exception as the OpenAI envelope."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_header_bytes: int = 65536,
+                 secrets: Iterable[str] = ()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
         self.secrets = tuple(secrets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,6 +55,12 @@ class RequestContextMiddleware:
                 started = True
                 message["headers"] = [*message.get("headers", []), id_header]
             await send(message)
+
+        header_bytes = sum(len(k) + len(v) for k, v in scope["headers"])
+        if header_bytes > self.max_header_bytes:
+            await self._error(send_with_id, HeadersTooLargeError(
+                f"the request headers are larger than {self.max_header_bytes} bytes"))
+            return
 
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
@@ -85,7 +93,7 @@ class RequestContextMiddleware:
         return RequestTooLargeError(f"the request body is larger than {self.max_body_bytes} bytes")
 
     async def _error(self, send: Send, error: Exception) -> None:
-        assert isinstance(error, (RequestTooLargeError, InternalError))
+        assert isinstance(error, (RequestTooLargeError, HeadersTooLargeError, InternalError))
         response = render_error(error, self.secrets)
         await send(
             {

@@ -4,7 +4,8 @@
      ├── InvalidRequestError                 400 invalid_request_error
      │    ├── ContextWindowExceededError     400 context_length_exceeded   (falls back)
      │    ├── ContentFilteredError           400 content_filter
-     │    └── RequestTooLargeError           413 request_too_large
+     │    ├── RequestTooLargeError           413 request_too_large
+     │    └── HeadersTooLargeError           431 request_header_fields_too_large
      ├── AuthenticationError                 401 authentication_error / invalid_api_key
      ├── PermissionDeniedError               403 permission_error / model_not_allowed
      ├── ModelNotFoundError                  404 invalid_request_error / model_not_found
@@ -32,6 +33,7 @@ __all__ = [
     "ContentFilteredError",
     "ContextWindowExceededError",
     "GatewayError",
+    "HeadersTooLargeError",
     "InternalError",
     "InvalidRequestError",
     "ModelNotFoundError",
@@ -101,6 +103,11 @@ class ContentFilteredError(InvalidRequestError):
 class RequestTooLargeError(InvalidRequestError):
     http_status = 413
     code = "request_too_large"
+
+
+class HeadersTooLargeError(InvalidRequestError):
+    http_status = 431
+    code = "request_header_fields_too_large"
 
 
 class AuthenticationError(GatewayError):

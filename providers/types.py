@@ -26,6 +26,8 @@ __all__ = [
     "message_text",
 ]
 
+_MAX_TOKENS = 2**31 - 1
+
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
 
@@ -92,11 +94,11 @@ class ChatRequest(_Open):
     response_format: dict[str, Any] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=_MAX_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=_MAX_TOKENS)
     stop: str | list[str] | None = None
     n: int | None = Field(default=None, ge=1, le=128)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), lt=2**63)
     user: str | None = None
     metadata: dict[str, Any] | None = None
 

@@ -23,21 +23,27 @@ router = APIRouter()
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _MAX_TASK_LABEL = 64
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "dict", "list"})
+
+
+def _is_type_tag(part: int | str) -> bool:
+    """Pydantic names union branches in error locations ('str', 'list[ContentPart]')."""
+    return isinstance(part, str) and (part in _TYPE_TAGS or "[" in part)
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:
     """The body as a validated ChatRequest, or a 400 naming the offending field."""
     try:
         data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidRequestError("the request body is not valid JSON") from None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidRequestError("the request body must be a JSON object")
     try:
         return ChatRequest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
+        param = ".".join(str(p) for p in first["loc"] if not _is_type_tag(p)) or None
         message = f"{param}: {first['msg']}" if param else first["msg"]
         raise InvalidRequestError(message, param=param) from None
 
