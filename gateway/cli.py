@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -66,6 +67,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _load(args)
+    logging.basicConfig(level=settings.logging.level.upper(),
+                        format="%(levelname)s:     %(name)s: %(message)s")
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
     os.environ["ARBITER_CONFIG"] = os.path.abspath(_config_path(args))

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from gateway.drain import flush_all, watch_signals
 from gateway.runtime import open_upstreams
 from routing.executor import Executor
 from routing.state import SharedState
@@ -41,6 +42,12 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
             plan.routes, upstreams, routed=plan.routed, observers=state.observers
         )
         state.draining = False
+
+        def begin_drain() -> None:
+            state.draining = True
+            log.info("shutdown signal received: draining in-flight requests")
+
+        restore_signals = watch_signals(begin_drain)
         log.info(
             "arbiter ready: %d models, %d providers enabled",
             len(plan.routes) + len(plan.routed),
@@ -50,6 +57,8 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
             yield
         finally:
             state.draining = True
+            restore_signals()
+            await flush_all([*state.hooks, *state.observers])
             await asyncio.gather(*(u.client.aclose() for u in upstreams.values()))
             await shared.aclose()
 

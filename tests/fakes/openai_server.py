@@ -33,6 +33,7 @@ class Reply:
     delay_s: float = 0.0
     chunks: list[str] | None = None  # stream these content pieces
     cut_after: int | None = None  # stream: drop the connection after this many chunks
+    chunk_delay_s: float = 0.0  # stream: pause between chunks
 
 
 @dataclass
@@ -87,6 +88,8 @@ class FakeOpenAI:
         self.calls: list[Call] = []
         self.script: list[Reply] = []
         self.delay_s = 0.5
+        self.streams_finished = 0  # streams sent to the end
+        self.streams_abandoned = 0  # streams whose reader went away before the end
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
@@ -99,6 +102,7 @@ class FakeOpenAI:
     def reset(self) -> None:
         self.calls.clear()
         self.script.clear()
+        self.streams_finished = self.streams_abandoned = 0
 
     def count(self, model: str | None = None) -> int:
         return sum(1 for c in self.calls if model is None or c.body.get("model") == model)
@@ -245,8 +249,16 @@ class FakeOpenAI:
             usage_chunk = {**base, "choices": [], "usage": self._usage(body, text)}
             events.append(f"data: {json.dumps(usage_chunk)}\n\n".encode())
         events.append(b"data: [DONE]\n\n")
-        for i, data in enumerate(events):
-            if reply.cut_after is not None and i >= reply.cut_after:
-                raise ConnectionResetError("stream cut on purpose")
-            yield data
-            await asyncio.sleep(0)
+        finished = False
+        try:
+            for i, data in enumerate(events):
+                if reply.cut_after is not None and i >= reply.cut_after:
+                    raise ConnectionResetError("stream cut on purpose")
+                yield data
+                await asyncio.sleep(reply.chunk_delay_s)
+            finished = True
+        finally:
+            if finished:
+                self.streams_finished += 1
+            else:
+                self.streams_abandoned += 1
