@@ -12,7 +12,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from providers.registry import PROVIDER_TYPES
 
 __all__ = [
     "CacheSettings",
@@ -27,17 +37,6 @@ __all__ = [
     "parse_settings",
 ]
 
-ProviderKind = Literal[
-    "openai",
-    "azure",
-    "anthropic",
-    "gemini",
-    "mistral",
-    "cohere",
-    "bedrock",
-    "openai-compatible",
-    "mock",
-]
 Strategy = Literal["cost", "latency", "weighted", "least-busy", "quality", "priority"]
 
 
@@ -64,7 +63,7 @@ class StateSettings(_Strict):
 
 
 class ProviderSettings(_Strict):
-    type: ProviderKind
+    type: str  # a key of providers.registry.PROVIDER_TYPES
     base_url: str = ""
     api_key: SecretStr | None = None
     api_key_file: Path | None = None
@@ -79,6 +78,14 @@ class ProviderSettings(_Strict):
     aws_secret_access_key: SecretStr | None = None
     aws_session_token: SecretStr | None = None
     default_max_tokens: int | None = Field(default=None, ge=1)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in PROVIDER_TYPES:
+            raise ValueError(f"unknown provider type {value!r}; known: "
+                             f"{', '.join(sorted(PROVIDER_TYPES))}")
+        return value
 
     def resolved_key(self) -> SecretStr | None:
         if self.api_key and self.api_key.get_secret_value():
