@@ -59,11 +59,11 @@ class KeyRing:
                 name="master", models=None, is_master=True
             )
         for entry in settings.keys:
-            digest = (
-                bytes.fromhex(entry.key_sha256)
-                if entry.key_sha256
-                else _digest(entry.key.get_secret_value())
-            )  # type: ignore[union-attr]
+            if entry.key_sha256:
+                digest = bytes.fromhex(entry.key_sha256)
+            else:
+                assert entry.key is not None  # the config requires key or key_sha256
+                digest = _digest(entry.key.get_secret_value())
             self._by_digest[digest] = Caller(
                 name=entry.name,
                 models=frozenset(entry.models) if entry.models is not None else None,

@@ -73,46 +73,34 @@ def error_from_status(
     retry_after = parse_retry_after(headers)
     detail = (message or "").strip()[:300]
     lowered = detail.lower()
-    kwargs = {
-        "provider": provider,
-        "upstream_status": status,
-        "retry_after": retry_after,
-        "debug": body,
-    }
+
+    def make(cls: type[GatewayError], text: str) -> GatewayError:
+        return cls(
+            text, provider=provider, upstream_status=status, retry_after=retry_after, debug=body
+        )
+
     if status == 429:
-        return RateLimitedError(f"{provider} is rate limiting requests", **kwargs)
+        return make(RateLimitedError, f"{provider} is rate limiting requests")
     if status in (401, 403):
-        return UpstreamAuthError(f"{provider} rejected the gateway's credentials", **kwargs)
+        return make(UpstreamAuthError, f"{provider} rejected the gateway's credentials")
     if code in _CONTEXT_CODES or (
         status in (400, 413, 422) and any(p in lowered for p in _CONTEXT_PHRASES)
     ):
-        return ContextWindowExceededError(
-            f"the request is too long for the model: {detail}"
-            if detail
-            else "the request is too long for the model",
-            **kwargs,
-        )
+        suffix = f": {detail}" if detail else ""
+        return make(ContextWindowExceededError, f"the request is too long for the model{suffix}")
     if code in _FILTER_CODES:
-        return ContentFilteredError(
-            f"{provider} refused the request under its content policy", **kwargs
+        return make(
+            ContentFilteredError, f"{provider} refused the request under its content policy"
         )
     if status in (408, 504):
-        return UpstreamTimeoutError(f"{provider} timed out", **kwargs)
+        return make(UpstreamTimeoutError, f"{provider} timed out")
     if status in (400, 413, 422):
-        return InvalidRequestError(
-            f"{provider} rejected the request: {detail}"
-            if detail
-            else f"{provider} rejected the request",
-            **kwargs,
-        )
+        suffix = f": {detail}" if detail else ""
+        return make(InvalidRequestError, f"{provider} rejected the request{suffix}")
     if status == 404:
-        error = UpstreamUnavailableError(
-            f"{provider} does not know the deployment's model", **kwargs
-        )
+        error = make(UpstreamUnavailableError, f"{provider} does not know the deployment's model")
         error.retryable = False  # type: ignore[misc]  # retrying a 404 is pointless
         return error
     if status >= 500 or status == 409:
-        return UpstreamUnavailableError(f"{provider} failed with status {status}", **kwargs)
-    return UpstreamUnavailableError(
-        f"{provider} answered with unexpected status {status}", **kwargs
-    )
+        return make(UpstreamUnavailableError, f"{provider} failed with status {status}")
+    return make(UpstreamUnavailableError, f"{provider} answered with unexpected status {status}")

@@ -6,7 +6,7 @@ httpx exception is translated into the taxonomy in ``map_transport_errors``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -111,7 +111,7 @@ async def stream(
     client: httpx.AsyncClient,
     request: ChatRequest,
     target: Target,
-) -> AsyncIterator[ChatChunk]:
+) -> AsyncGenerator[ChatChunk, None]:
     """One streaming attempt: OpenAI chunks as upstream bytes arrive.
 
     The upstream response is closed when the iterator ends, fails or is closed

@@ -8,7 +8,7 @@ health, scoreboard) without the executor knowing what they do.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -213,7 +213,7 @@ class Executor:
         raise AllTargetsFailedError(errors)
 
     async def _observed(
-        self, chunks: AsyncIterator[ChatChunk], attempt: Attempt, started: float
+        self, chunks: AsyncGenerator[ChatChunk, None], attempt: Attempt, started: float
     ) -> AsyncIterator[ChatChunk]:
         """Relays the rest of a stream and reports the attempt when it ends, however it ends."""
         try:
@@ -226,6 +226,6 @@ class Executor:
             attempt.error = exc
             raise
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            await chunks.aclose()
             attempt.latency_s = time.perf_counter() - started
             self._notify(attempt)
