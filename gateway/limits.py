@@ -24,11 +24,13 @@ from gateway.runtime import RuntimePlan
 from providers.encodings import encoding_name_for_model, load_encoding
 from providers.errors import RateLimitedError
 from providers.tokens import count_prompt_tokens
+from providers.types import ChatRequest, message_text
 from routing.state import SharedState
 
 __all__ = ["RateLimitHook", "format_duration", "token_models"]
 
 PERIOD_S = 60.0  # rpm and tpm are per minute
+_THREAD_CHARS = 50_000  # about 12k tokens, a millisecond or two of counting
 _NOTE = "rate_limit_tokens"
 
 
@@ -50,6 +52,11 @@ def token_models(plan: RuntimePlan) -> dict[str, str]:
         if first is not None:
             models[name] = first
     return models
+
+
+def _text_size(chat: ChatRequest) -> int:
+    """Characters of message text: how long counting its tokens will take."""
+    return sum(len(message_text(m)) for m in chat.messages)
 
 
 def _headers(decision: Decision) -> dict[str, str]:
@@ -74,13 +81,17 @@ class RateLimitHook:
             for model in {*self.models.values(), ""}:
                 load_encoding(encoding_name_for_model(model))
 
-    def _limits(self, ctx: RequestContext) -> list[Limit]:
+    async def _limits(self, ctx: RequestContext) -> list[Limit]:
         caller = ctx.caller
         limits = []
         if caller.rpm:
             limits.append(Limit("requests", f"rl:{caller.name}:requests", caller.rpm, PERIOD_S, 1))
         if caller.tpm:
-            tokens = count_prompt_tokens(ctx.chat, self.models.get(ctx.chat.model))
+            model = self.models.get(ctx.chat.model)
+            if _text_size(ctx.chat) < _THREAD_CHARS:
+                tokens = count_prompt_tokens(ctx.chat, model)
+            else:  # tiktoken releases the GIL: a huge prompt is counted off the event loop
+                tokens = await asyncio.to_thread(count_prompt_tokens, ctx.chat, model)
             if tokens > caller.tpm:
                 raise RateLimitedError(
                     f"Request too large for key '{caller.name}': {tokens} prompt tokens, "
@@ -92,7 +103,7 @@ class RateLimitHook:
     async def on_request(self, ctx: RequestContext) -> None:
         if not (ctx.caller.rpm or ctx.caller.tpm):
             return
-        limits = self._limits(ctx)
+        limits = await self._limits(ctx)
         pending = self._corrections.get(ctx.caller.name)
         if pending:  # this key's last corrections land before its next charge
             await asyncio.gather(*list(pending), return_exceptions=True)

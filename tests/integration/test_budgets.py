@@ -7,6 +7,8 @@ completion tokens for "hello there", at $10 / $30 per million tokens:
 
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 import pytest
 
@@ -15,6 +17,7 @@ from tests.fakes.clock import FakeClock, use_clock
 from tests.fakes.redis_namespace import redis_namespace
 
 KEY = "sk-team-budget-0123456789"
+DIGEST = hashlib.sha256(KEY.encode()).hexdigest()
 COST = 0.00012
 
 
@@ -23,7 +26,8 @@ def config(fake_openai, budget: float, period: str = "total", **extra):
     deployment = config["models"]["gpt-4o-mini"]["deployments"][0]
     deployment.update(input_cost_per_mtok=10.0, output_cost_per_mtok=30.0)
     config["keys"] = [
-        {"name": "team", "key": KEY, "budget_usd": budget, "budget_period": period},
+        # The config holds only the key's digest, not the key.
+        {"name": "team", "key_sha256": DIGEST, "budget_usd": budget, "budget_period": period},
         {"name": "other", "key": "sk-other-0123456789"},
     ]
     return config
@@ -82,7 +86,7 @@ def test_a_tiny_budget_stops_the_key_and_usage_equals_the_sum_of_costs(gateway, 
     assert listed["team"]["spend_usd"] == pytest.approx(sum(costs), abs=1e-9)
     assert listed["team"]["budget_remaining_usd"] == 0.0
     assert listed["other"]["budget_usd"] is None
-    assert KEY not in keys.text and "sk-other" not in keys.text
+    assert KEY not in keys.text and DIGEST not in keys.text and "sk-other" not in keys.text
 
 
 def test_a_daily_budget_frees_up_at_utc_midnight(gateway, fake_openai):

@@ -11,6 +11,8 @@ import asyncio
 import httpx
 import pytest
 
+from providers.tokens import count_prompt_tokens
+from providers.types import ChatRequest
 from tests.conftest import openai_config
 from tests.fakes.clock import FakeClock, use_clock
 from tests.fakes.openai_server import Reply
@@ -167,3 +169,15 @@ async def test_100_concurrent_requests_against_a_limit_of_10_admit_exactly_10(st
     assert codes.count(200) == 10
     assert codes.count(429) == 90
     assert fake_openai.count() == 10
+
+
+def test_a_long_prompt_is_charged_its_exact_token_count(start, fake_openai):
+    """Prompts this long are counted off the event loop; the count must not change."""
+    text = "The quick brown fox jumps over the lazy dog. " * 1500  # ~67k characters
+    server, _ = start(tpm=1_000_000)
+    answer = ask(server, text)
+    assert answer.status_code == 200
+    request = ChatRequest(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+    charged = 1_000_000 - int(answer.headers["x-ratelimit-remaining-tokens"])
+    assert charged == count_prompt_tokens(request)
+    assert fake_openai.count() == 1

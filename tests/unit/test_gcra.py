@@ -85,3 +85,14 @@ async def test_odd_limits_admit_exactly_their_count(limiter):
     gcra, clock = limiter
     decisions = [await gcra.acquire([requests(7)]) for _ in range(8)]
     assert [d.allowed for d in decisions] == [True] * 7 + [False]
+
+
+async def test_a_redis_outage_degrades_to_limits_in_this_process():
+    clock = FakeClock()
+    failures: list[str] = []
+    store = SharedState.from_url("redis://127.0.0.1:1/0", on_error=failures.append)
+    gcra = Gcra(lambda: store, clock=clock)
+    decisions = [await gcra.acquire([requests(2)]) for _ in range(3)]
+    assert [d.allowed for d in decisions] == [True, True, False]
+    assert failures == ["rate-limit"]  # counted once, then Redis is left alone a while
+    await store.aclose()
