@@ -54,6 +54,12 @@ def token_models(plan: RuntimePlan) -> dict[str, str]:
     return models
 
 
+def _key(name: str, kind: str) -> str:
+    """``rl:{<key name>}:<kind>``: the braces keep one key's limits in one Redis Cluster
+    slot, as the script that decides them together needs."""
+    return f"rl:{{{name}}}:{kind}"
+
+
 def _text_size(chat: ChatRequest) -> int:
     """Characters of message text: how long counting its tokens will take."""
     return sum(len(message_text(m)) for m in chat.messages)
@@ -85,7 +91,7 @@ class RateLimitHook:
         caller = ctx.caller
         limits = []
         if caller.rpm:
-            limits.append(Limit("requests", f"rl:{caller.name}:requests", caller.rpm, PERIOD_S, 1))
+            limits.append(Limit("requests", _key(caller.name, "requests"), caller.rpm, PERIOD_S, 1))
         if caller.tpm:
             model = self.models.get(ctx.chat.model)
             if _text_size(ctx.chat) < _THREAD_CHARS:
@@ -97,7 +103,8 @@ class RateLimitHook:
                     f"Request too large for key '{caller.name}': {tokens} prompt tokens, "
                     f"over its limit of {caller.tpm} tokens per minute.",
                 )
-            limits.append(Limit("tokens", f"rl:{caller.name}:tokens", caller.tpm, PERIOD_S, tokens))
+            tokens_key = _key(caller.name, "tokens")
+            limits.append(Limit("tokens", tokens_key, caller.tpm, PERIOD_S, tokens))
         return limits
 
     async def on_request(self, ctx: RequestContext) -> None:
@@ -127,7 +134,7 @@ class RateLimitHook:
         used = 0 if ctx.cache == "hit" else ctx.prompt_tokens + ctx.completion_tokens
         if used != charged:
             name = ctx.caller.name
-            limit = Limit("tokens", f"rl:{name}:tokens", ctx.caller.tpm, PERIOD_S, used - charged)
+            limit = Limit("tokens", _key(name, "tokens"), ctx.caller.tpm, PERIOD_S, used - charged)
             if self.gcra.shared:
                 self._spawn(name, self.gcra.adjust(limit))
             else:
