@@ -31,8 +31,11 @@ def state_config(request):
 
 
 @pytest.fixture
-def start(gateway, fake_openai, state_config):
-    """Starts Arbiter with one key (its limits given per test) and a fake clock."""
+def start(state_config, gateway, fake_openai):
+    """Starts Arbiter with one key (its limits given per test) and a fake clock.
+
+    ``state_config`` comes first so that its Redis keys are deleted after the gateways
+    stop (and flush what they recorded)."""
 
     def run(**limits):
         config = openai_config(fake_openai.url, "gpt-4o-mini", **state_config)
