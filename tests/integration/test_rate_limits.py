@@ -184,3 +184,26 @@ def test_a_long_prompt_is_charged_its_exact_token_count(start, fake_openai):
     charged = 1_000_000 - int(answer.headers["x-ratelimit-remaining-tokens"])
     assert charged == count_prompt_tokens(request)
     assert fake_openai.count() == 1
+
+
+def test_a_stream_carries_the_headers_and_a_refused_stream_is_a_json_429(start, fake_openai):
+    server, _ = start(rpm=1)
+    body = {
+        "model": "gpt-4o-mini",
+        "stream": True,
+        "messages": [{"role": "user", "content": "stream it"}],
+    }
+    headers = {"authorization": f"Bearer {KEY}"}
+    with httpx.stream(
+        "POST", server.url + "/v1/chat/completions", json=body, headers=headers, timeout=10
+    ) as streamed:
+        assert streamed.status_code == 200
+        assert streamed.headers["x-ratelimit-remaining-requests"] == "0"
+        assert streamed.read().endswith(b"data: [DONE]\n\n")
+    refused = httpx.post(
+        server.url + "/v1/chat/completions", json=body, headers=headers, timeout=10
+    )
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/json"
+    assert refused.headers["retry-after"] == "60"
+    assert fake_openai.count() == 1
