@@ -12,15 +12,19 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from gateway.api import chat, health, models
+from gateway.api import chat, health, models, usage
 from gateway.auth import KeyRing
+from gateway.budgets import BudgetHook
 from gateway.config import Settings
+from gateway.costs import CostHook
 from gateway.errors import install_error_handlers
 from gateway.lifespan import lifespan_for
+from gateway.limits import RateLimitHook
 from gateway.metrics import Metrics, MetricsHook, MetricsObserver
 from gateway.middleware import RequestContextMiddleware
 from gateway.openapi import install_openapi
 from gateway.runtime import plan_runtime
+from gateway.usage import UsageLedger
 
 __all__ = ["create_app"]
 
@@ -53,6 +57,13 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     state.metrics = Metrics()
     state.observers = [MetricsObserver(state.metrics)]  # hear every upstream attempt
     state.hooks = [MetricsHook(state.metrics)]  # act on every request; metrics first
+    shared_state = lambda: getattr(state, "shared_state", None)  # noqa: E731 - opened in lifespan
+    state.ledger = UsageLedger(shared_state)
+    state.rate_limits = RateLimitHook(shared_state, state.plan)
+    # Cost before anything reads ctx.cost_usd; budget (a read) before rate limits (a charge).
+    budgets = BudgetHook(state.ledger, state.plan, state.keyring.callers)
+    state.hooks += [CostHook(state.plan, state.metrics, state.ledger), budgets]
+    state.hooks.append(state.rate_limits)
     state.secrets = _secrets(settings)
     state.draining = False
 
@@ -61,6 +72,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     app.include_router(chat.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(usage.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.server.max_body_bytes,

@@ -8,6 +8,7 @@ A message never carries a secret and a stack trace never leaves the process.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -72,7 +73,8 @@ def render_error(error: GatewayError, secrets: Iterable[str] = ()) -> Response:
     error = resolve_error(error)
     headers = {}
     if error.http_status == 429 and error.retry_after is not None:
-        headers["retry-after"] = str(max(1, int(error.retry_after + 0.999)))
+        headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))
+        headers["retry-after-ms"] = str(max(1, math.ceil(error.retry_after * 1000)))
     return Response(
         orjson.dumps(error_body(error, secrets)),
         status_code=error.http_status,

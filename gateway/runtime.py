@@ -15,6 +15,7 @@ import httpx
 from gateway.config import DeploymentSettings, ProviderSettings, Settings
 from providers.base import ProviderAdapter, Target
 from providers.errors import GatewayError
+from providers.prices import resolve_prices
 from providers.registry import PROVIDER_TYPES, create_adapter, default_transport
 from providers.transport import build_client
 from routing.executor import Upstream
@@ -64,6 +65,9 @@ def _target(model: str, index: int, settings: Settings, dep: DeploymentSettings)
         options["mock"] = dep.mock.model_dump()
     if dep.deployment:
         options["deployment"] = dep.deployment
+    input_cost, output_cost, cached_cost = resolve_prices(
+        dep.model, dep.input_cost_per_mtok, dep.output_cost_per_mtok, dep.cached_input_cost_per_mtok
+    )
     return Target(
         id=f"{model}/{dep.provider}/{dep.model}#{index}",
         model_name=model,
@@ -73,9 +77,9 @@ def _target(model: str, index: int, settings: Settings, dep: DeploymentSettings)
         base_url=provider.base_url,
         api_key=provider.resolved_key(),
         timeout_s=provider.timeout_s,
-        input_cost_per_mtok=dep.input_cost_per_mtok,
-        output_cost_per_mtok=dep.output_cost_per_mtok,
-        cached_input_cost_per_mtok=dep.cached_input_cost_per_mtok,
+        input_cost_per_mtok=input_cost,
+        output_cost_per_mtok=output_cost,
+        cached_input_cost_per_mtok=cached_cost,
         weight=dep.weight,
         quality=dep.quality,
         headers={**provider.headers, **dep.headers},

@@ -8,6 +8,7 @@
      │    └── HeadersTooLargeError           431 request_header_fields_too_large
      ├── AuthenticationError                 401 authentication_error / invalid_api_key
      ├── PermissionDeniedError               403 permission_error / model_not_allowed
+     │    └── MasterKeyRequiredError         403 insufficient_permissions
      ├── ModelNotFoundError                  404 invalid_request_error / model_not_found
      ├── RateLimitedError                    429 rate_limit_error          (retry, fallback)
      │    └── BudgetExceededError            429 budget_exceeded
@@ -36,6 +37,7 @@ __all__ = [
     "HeadersTooLargeError",
     "InternalError",
     "InvalidRequestError",
+    "MasterKeyRequiredError",
     "ModelNotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
@@ -120,6 +122,12 @@ class PermissionDeniedError(GatewayError):
     http_status = 403
     openai_type = "permission_error"
     code = "model_not_allowed"
+
+
+class MasterKeyRequiredError(PermissionDeniedError):
+    """An admin endpoint (usage, keys) called with a key other than the master key."""
+
+    code = "insufficient_permissions"
 
 
 class ModelNotFoundError(GatewayError):

@@ -22,6 +22,7 @@ from providers.errors import (
     GatewayError,
     ModelNotFoundError,
 )
+from providers.tokens import StreamMeter, completion_text, estimate_usage
 from providers.types import ChatChunk, ChatRequest, ChatResponse
 from routing.routes import ModelRoute, RoutedModel
 
@@ -176,6 +177,8 @@ class Executor:
                     raise
                 continue
             attempt.latency_s = time.perf_counter() - started
+            if not response.get("usage"):  # an upstream that leaves usage out: count it
+                response["usage"] = estimate_usage(request, completion_text(response), target.model)
             attempt.usage = response.get("usage")
             self._notify(attempt)
             return Completion(response, route.name, target, attempts)
@@ -208,24 +211,40 @@ class Executor:
                     raise error from None
                 continue
             attempt.ttft_s = time.perf_counter() - started
-            rest = self._observed(chunks, attempt, started)
+            meter = StreamMeter(request, target.model)
+            meter.observe(first)
+            rest = self._observed(chunks, attempt, started, meter)
             return StreamResult(first, rest, route.name, target, attempts, attempt)
         raise AllTargetsFailedError(errors)
 
     async def _observed(
-        self, chunks: AsyncGenerator[ChatChunk, None], attempt: Attempt, started: float
+        self,
+        chunks: AsyncGenerator[ChatChunk, None],
+        attempt: Attempt,
+        started: float,
+        meter: StreamMeter,
     ) -> AsyncIterator[ChatChunk]:
-        """Relays the rest of a stream and reports the attempt when it ends, however it ends."""
+        """Relays the rest of a stream and reports the attempt when it ends, however it ends.
+
+        A stream whose upstream sent no usage gets a usage chunk counted locally; one
+        cut short is charged for what it streamed."""
         try:
             async for chunk in chunks:
+                meter.observe(chunk)
                 usage = chunk.get("usage")
                 if usage:
                     attempt.usage = usage
                 yield chunk
+            if not meter.usage_seen:
+                closing = meter.usage_chunk()
+                attempt.usage = closing["usage"]
+                yield closing
         except GatewayError as exc:
             attempt.error = exc
             raise
         finally:
             await chunks.aclose()
+            if attempt.usage is None:
+                attempt.usage = meter.usage()
             attempt.latency_s = time.perf_counter() - started
             self._notify(attempt)

@@ -34,6 +34,7 @@ class Reply:
     chunks: list[str] | None = None  # stream these content pieces
     cut_after: int | None = None  # stream: drop the connection after this many chunks
     chunk_delay_s: float = 0.0  # stream: pause between chunks
+    usage: bool = True  # False: no usage, even when asked (servers that ignore include_usage)
 
 
 @dataclass
@@ -130,7 +131,10 @@ class FakeOpenAI:
             return StreamingResponse(
                 self._stream(body, text, tool, reply), media_type="text/event-stream"
             )
-        return JSONResponse(self._completion(body, text, tool))
+        completion = self._completion(body, text, tool)
+        if not reply.usage:
+            del completion["usage"]
+        return JSONResponse(completion)
 
     @staticmethod
     def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -200,7 +204,7 @@ class FakeOpenAI:
             "model": body["model"],
             "system_fingerprint": "fp_fake",
         }
-        include_usage = (body.get("stream_options") or {}).get("include_usage")
+        include_usage = (body.get("stream_options") or {}).get("include_usage") and reply.usage
 
         def event(delta: dict[str, Any], finish: str | None = None) -> bytes:
             chunk = {

@@ -1,0 +1,69 @@
+"""What each request cost, and where that is told.
+
+When a request ends, its cost is computed from the real usage (the upstream's,
+or counted locally when the upstream left it out) and the prices of the
+deployment that answered (configured, else the bundled table; see
+``providers.prices``). It then goes to:
+
+- ``ctx.cost_usd``, for later hooks (access log, scoreboard);
+- the ``x-arbiter-cost-usd`` header of a JSON completion. A stream's headers
+  leave before its usage is known, so streams carry no cost header: their cost
+  is in the usage ledger, ``GET /v1/usage`` and the metric;
+- ``arbiter_cost_usd_total{model,provider,key}``;
+- the usage ledger (``gateway.usage``), which budgets and ``/v1/usage`` read.
+
+A deployment with no price has no cost (no header); its requests and tokens are
+still recorded.
+"""
+
+from __future__ import annotations
+
+from gateway.context import RequestContext
+from gateway.metrics import Metrics
+from gateway.runtime import RuntimePlan
+from gateway.usage import UsageLedger
+from providers.base import Target
+from providers.pricing import usage_cost_usd
+
+__all__ = ["COST_HEADER", "CostHook", "format_usd"]
+
+COST_HEADER = "x-arbiter-cost-usd"
+
+
+def format_usd(cost: float) -> str:
+    """Dollars to 10 decimals: exact to far below a thousandth of a cent."""
+    return f"{cost:.10f}"
+
+
+class CostHook:
+    def __init__(self, plan: RuntimePlan, metrics: Metrics, ledger: UsageLedger) -> None:
+        self.metrics = metrics
+        self.ledger = ledger
+        # (model name, provider, upstream model) → the deployment: its prices.
+        self._targets: dict[tuple[str, str, str], Target] = {}
+        for route in plan.routes.values():
+            for target in route.targets:
+                self._targets.setdefault((target.model_name, target.provider, target.model), target)
+
+    async def on_request(self, ctx: RequestContext) -> None:
+        return None
+
+    def on_response(self, ctx: RequestContext) -> None:
+        if ctx.model is None:  # never reached a deployment
+            return
+        provider = ctx.provider or ""
+        if ctx.cache == "hit":
+            cost: float | None = 0.0  # served from the cache: nothing was bought
+        else:
+            target = self._targets.get((ctx.model, provider, ctx.upstream_model or ""))
+            cost = usage_cost_usd(ctx.usage, target) if target is not None else None
+        ctx.cost_usd = cost
+        if cost is not None:
+            if not ctx.chat.stream:
+                ctx.response_headers[COST_HEADER] = format_usd(cost)
+            self.metrics.cost.labels(ctx.model, provider, ctx.caller.name).inc(cost)
+        self.ledger.record(ctx.caller.name, ctx.model, ctx.usage, cost or 0.0)
+
+    async def aclose(self) -> None:
+        """At shutdown: every record reaches the store before the process exits."""
+        await self.ledger.aclose()

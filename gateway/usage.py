@@ -1,0 +1,198 @@
+"""The usage ledger: requests, tokens and cost per key and model, by UTC day.
+
+Every answered request is recorded once (``record``, from the request hooks).
+Kept in the state store, so with Redis it is shared by every process and
+survives a restart:
+
+- ``usage:<YYYY-MM-DD>`` and ``usage:total``: hashes of
+  ``<key>\\x1f<model>\\x1f<field>`` → count (``requests``, ``prompt_tokens``,
+  ``completion_tokens``, ``cost_usd``); days expire after ``RETENTION_DAYS``;
+- ``spend:<key>:<YYYY-MM-DD>`` and ``spend:<key>:total``: dollars, read by the
+  budget check in one MGET.
+
+Every record also goes to this process's copy, which answers while Redis is
+away. A record is written to Redis in the background; until it lands, its spend
+is held as pending here, so a budget check in this process never misses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+
+from routing.state import SharedState
+
+__all__ = ["FIELDS", "RETENTION_DAYS", "UsageLedger", "UsageRow", "day_of", "days_back"]
+
+RETENTION_DAYS = 400
+FIELDS = ("requests", "prompt_tokens", "completion_tokens", "cost_usd")
+_SEP = "\x1f"
+_TOTAL = "total"
+_SPEND_TTL_S = 32 * 86400  # a 30d budget reads 30 days back
+
+
+def day_of(timestamp: float) -> date:
+    return datetime.fromtimestamp(timestamp, UTC).date()
+
+
+@dataclass(slots=True)
+class UsageRow:
+    key: str
+    model: str
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, name: str, value: float) -> None:
+        if name == "cost_usd":
+            self.cost_usd += value
+        elif name in FIELDS:
+            setattr(self, name, getattr(self, name) + int(value))
+
+
+@dataclass(slots=True)
+class _Local:
+    usage: dict[tuple[str, str, str], list[float]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0.0])
+    )
+    spend: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+
+
+class UsageLedger:
+    def __init__(
+        self,
+        store: Callable[[], SharedState | None],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.clock = clock  # seconds since the epoch; tests inject a fake one
+        self._local = _Local()
+        self._pending: dict[str, float] = defaultdict(float)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- writing -----------------------------------------------------------
+
+    def record(self, key: str, model: str, usage: Mapping[str, Any] | None, cost: float) -> None:
+        """One answered request. Synchronous: the local copy is updated at once and the
+        Redis write, if any, is sent in the background."""
+        day = day_of(self.clock()).isoformat()
+        values = (
+            1,
+            int((usage or {}).get("prompt_tokens") or 0),
+            int((usage or {}).get("completion_tokens") or 0),
+            cost,
+        )
+        for period in (day, _TOTAL):
+            row = self._local.usage[(period, key, model)]
+            for i, value in enumerate(values):
+                row[i] += value
+            self._local.spend[(key, period)] += cost
+        store = self.store()
+        if store is None or not store.shared:
+            return
+        self._pending[key] += cost
+        self._spawn(self._write(store, key, model, day, values))
+
+    async def _write(
+        self, store: SharedState, key: str, model: str, day: str, values: tuple[float, ...]
+    ) -> None:
+        async def remote(redis: Redis) -> None:
+            pipe = redis.pipeline(transaction=False)
+            for period in (day, _TOTAL):
+                name = store.key("usage", period)
+                for field_name, value in zip(FIELDS, values, strict=True):
+                    member = _SEP.join((key, model, field_name))
+                    if field_name == "cost_usd":
+                        pipe.hincrbyfloat(name, member, value)
+                    else:
+                        pipe.hincrby(name, member, int(value))
+                pipe.incrbyfloat(store.key("spend", key, period), values[3])
+            pipe.expire(store.key("usage", day), RETENTION_DAYS * 86400)
+            pipe.expire(store.key("spend", key, day), _SPEND_TTL_S)
+            await pipe.execute()
+
+        try:
+            await store.run("usage-record", remote, lambda: None)
+        finally:
+            self._pending[key] -= values[3]
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def flush(self) -> None:
+        """Waits until every record so far has reached the store."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await self.flush()
+
+    # -- reading -----------------------------------------------------------
+
+    async def daily_spend(self, key: str, days: list[str]) -> list[float]:
+        """Dollars spent by a key on each of the given days (ISO dates, oldest first, or
+        ["total"]); spend recorded here but not yet in Redis counts on the last one."""
+        local = [self._local.spend.get((key, day), 0.0) for day in days]
+        store = self.store()
+        if store is None or not store.shared:
+            return local
+        names = [store.key("spend", key, day) for day in days]
+
+        async def remote(redis: Redis) -> list[float]:
+            return [float(v or 0) for v in await redis.mget(names)]
+
+        spent = await store.run("budget-read", remote, lambda: local)
+        if spent is not local and days:
+            spent[-1] += max(0.0, self._pending.get(key, 0.0))
+        return spent
+
+    async def rows(self, periods: Iterable[str]) -> list[UsageRow]:
+        """Usage per (key, model), summed over the given days (or ["total"])."""
+        periods = list(periods)
+        store = self.store()
+        if store is not None and store.shared:
+            await self.flush()
+            names = [store.key("usage", p) for p in periods]
+
+            async def remote(redis: Redis) -> list[tuple[str, float]]:
+                pipe = redis.pipeline(transaction=False)
+                for name in names:
+                    pipe.hgetall(name)
+                found = []
+                for mapping in await pipe.execute():
+                    found += [(k.decode(), float(v)) for k, v in mapping.items()]
+                return found
+
+            entries = await store.run("usage-read", remote, lambda: self._local_entries(periods))
+        else:
+            entries = self._local_entries(periods)
+        rows: dict[tuple[str, str], UsageRow] = {}
+        for member, value in entries:
+            key, model, name = member.split(_SEP)
+            rows.setdefault((key, model), UsageRow(key, model)).add(name, value)
+        return sorted(rows.values(), key=lambda r: (r.key, r.model))
+
+    def _local_entries(self, periods: list[str]) -> list[tuple[str, float]]:
+        wanted = set(periods)
+        return [
+            (_SEP.join((key, model, name)), value)
+            for (period, key, model), values in self._local.usage.items()
+            if period in wanted
+            for name, value in zip(FIELDS, values, strict=True)
+        ]
+
+
+def days_back(today: date, count: int) -> list[str]:
+    """``count`` ISO dates ending with ``today``, oldest first."""
+    return [(today - timedelta(days=count - 1 - i)).isoformat() for i in range(count)]
