@@ -13,7 +13,10 @@ from providers.registry import create_adapter
 from providers.types import ChatChunk, ChatRequest
 
 KEY = "sk-golden-upstream-key"
-IMAGE_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+IMAGE_B64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAE"
+    "hQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 PNG_URI = f"data:image/png;base64,{IMAGE_B64}"
 TOOL = {
     "type": "function",
