@@ -53,8 +53,13 @@ def test_azure_content_filter_refusal_is_content_filtered():
 
 
 def test_azure_rate_limit_keeps_retry_after_ms():
-    body = {"error": {"code": "429", "message": "Requests to the ChatCompletions_Create "
-                      "Operation have exceeded call rate limit. Please retry after 6 seconds."}}  # fmt: skip
+    body = {
+        "error": {
+            "code": "429",
+            "message": "Requests to the ChatCompletions_Create "
+            "Operation have exceeded call rate limit. Please retry after 6 seconds.",
+        }
+    }
     headers = httpx.Headers({"retry-after": "6", "retry-after-ms": "5500"})
     error = adapter("azure").map_error(429, headers, json.dumps(body).encode())
     assert isinstance(error, RateLimitedError) and error.retry_after == 5.5

@@ -290,7 +290,10 @@ def test_error_table(status, body, headers, cls, retryable, retry_after):
 
 
 def test_validation_detail_reaches_the_message():
-    body = {"object": "error", "message": {"detail": [{"loc": ["body", "foo"],
-            "msg": "Extra inputs are not permitted"}]}, "type": "invalid_request_error"}  # fmt: skip
+    body = {
+        "object": "error",
+        "message": {"detail": [{"loc": ["body", "foo"], "msg": "Extra inputs are not permitted"}]},
+        "type": "invalid_request_error",
+    }
     error = adapter("mistral").map_error(422, httpx.Headers(), json.dumps(body).encode())
     assert "Extra inputs are not permitted" in error.message
