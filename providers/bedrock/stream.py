@@ -58,14 +58,28 @@ class ConverseStreamDecoder:
         self._provider = provider
         self._map_exception = map_exception  # (type, message bytes) -> GatewayError
         self._stopped = False
+        self._pending: GatewayError | None = None
 
     def feed(self, data: bytes) -> list[ChatChunk]:
+        self._raise_pending()
         chunks: list[ChatChunk] = []
         for message in self._frames.feed(data):
-            chunks.extend(self._message(message))
+            try:
+                chunks.extend(self._message(message))
+            except GatewayError as exc:
+                if not chunks:
+                    raise
+                self._pending = exc  # deliver what came before it first
+                break
         return chunks
 
+    def _raise_pending(self) -> None:
+        if self._pending is not None:
+            error, self._pending = self._pending, None
+            raise error
+
     def close(self) -> list[ChatChunk]:
+        self._raise_pending()
         self._frames.close()
         if not self._stopped:
             raise UpstreamUnavailableError(

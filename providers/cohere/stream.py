@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from providers.errors import UpstreamTimeoutError, UpstreamUnavailableError
+from providers.errors import GatewayError, UpstreamTimeoutError, UpstreamUnavailableError
 from providers.replies import ChunkWriter, make_usage
 from providers.sse import SSEParser
 from providers.types import ChatChunk, Usage
@@ -64,14 +64,28 @@ class CohereStreamDecoder:
         self._writer = ChunkWriter(model)
         self._provider = provider
         self._ended = False
+        self._pending: GatewayError | None = None
 
     def feed(self, data: bytes) -> list[ChatChunk]:
+        self._raise_pending()
         chunks: list[ChatChunk] = []
         for event in self._parser.feed(data):
-            chunks.extend(self._event(event.data))
+            try:
+                chunks.extend(self._event(event.data))
+            except GatewayError as exc:
+                if not chunks:
+                    raise
+                self._pending = exc  # deliver what came before it first
+                break
         return chunks
 
+    def _raise_pending(self) -> None:
+        if self._pending is not None:
+            error, self._pending = self._pending, None
+            raise error
+
     def close(self) -> list[ChatChunk]:
+        self._raise_pending()
         chunks: list[ChatChunk] = []
         for event in self._parser.close():
             chunks.extend(self._event(event.data))

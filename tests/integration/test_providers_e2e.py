@@ -227,3 +227,40 @@ def test_upstream_rate_limit_is_not_retried_past_the_config(api, case):
         api.chat.completions.create(model="limited", messages=[{"role": "user", "content": "x"}])
     assert caught.value.status_code == 502
     assert case.fake.count() == 1
+
+
+def test_bedrock_exception_mid_stream_ends_with_one_error_event(gateway, fake_bedrock):
+    """After the first bytes went out, an upstream exception event cannot fail over:
+    the client gets the chunks so far, one error event and [DONE]."""
+    case = make_case_for_bedrock(fake_bedrock)
+    config = {
+        "providers": {"up": case},
+        "models": {"chat": {"deployments": [{"provider": "up", "model": "stream-throttled"}]}},
+        "routing": {"retries": 0},
+    }
+    server = gateway(config)
+    body = {"model": "chat", "stream": True, "messages": [{"role": "user", "content": "a b c"}]}
+    with httpx.Client(timeout=10) as http:
+        reply = http.post(
+            server.url + "/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {MASTER_KEY}"},
+        )
+    assert reply.status_code == 200
+    events = [line[6:] for line in reply.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    payloads = [json.loads(e) for e in events[:-1]]
+    errors = [p for p in payloads if "error" in p]
+    assert len(errors) == 1 and payloads[-1] is errors[0]
+    assert payloads[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert fake_bedrock.count() == 1
+
+
+def make_case_for_bedrock(fake: Any) -> dict[str, Any]:
+    return {
+        "type": "bedrock",
+        "base_url": fake.url,
+        "aws_access_key_id": ACCESS_KEY,
+        "aws_secret_access_key": SECRET_KEY,
+        "timeout_s": 5,
+    }

@@ -454,8 +454,16 @@ def test_exception_event_mid_stream_raises_its_class():
     decoder = bedrock().new_stream_decoder(chat(stream=True), T)
     frames = event_frame("messageStart", {"role": "assistant"})
     frames += exception_frame("throttlingException", "Too many tokens, please wait.")
+    chunks = decoder.feed(frames)  # what came before the exception is delivered first
+    assert stable(chunks) == [delta({"role": "assistant", "content": ""}, model=MODEL)]
     with pytest.raises(RateLimitedError):
-        decoder.feed(frames)
+        decoder.close()
+
+
+def test_exception_as_the_first_event_raises_at_once():
+    decoder = bedrock().new_stream_decoder(chat(stream=True), T)
+    with pytest.raises(UpstreamUnavailableError):
+        decoder.feed(exception_frame("modelStreamErrorException", "The model failed"))
 
 
 def test_stream_cut_inside_a_frame_is_a_failure():
