@@ -19,7 +19,7 @@ from tests.contract.kits import KITS
 from tests.contract.test_adapter_conformance import PNG, TYPES
 
 PROPERTY = settings(
-    max_examples=15,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -150,7 +150,7 @@ def test_any_valid_request_translates_or_is_refused_clearly(provider_type, body)
 
 @pytest.mark.parametrize("provider_type", TYPES)
 @PROPERTY
-@given(made=calls, step=st.integers(5, 64))
+@given(made=calls, step=st.integers(16, 96))
 def test_tool_calls_come_back_intact_in_json_and_streams(provider_type, made, step):
     kit = KITS[provider_type]
     request = ChatRequest.model_validate(

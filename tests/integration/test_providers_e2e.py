@@ -12,8 +12,10 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import MASTER_KEY, UPSTREAM_KEY
+from gateway.app import create_app
+from tests.conftest import MASTER_KEY, UPSTREAM_KEY, make_settings
 from tests.fakes.bedrock_server import ACCESS_KEY, SECRET_KEY
+from tests.fakes.serving import ServerThread
 
 TOOLS = [
     {
@@ -35,30 +37,28 @@ class Case:
     deployment: dict[str, Any]
 
 
-def make_case(name: str, request: pytest.FixtureRequest) -> Case:
+FAKES = {
+    "azure": "_azure_server",
+    "mistral": "_mistral_server",
+    "cohere": "_cohere_server",
+    "bedrock": "_bedrock_server",
+    "groq": "fake_openai_server",
+}
+
+
+def make_case(name: str, fake: Any) -> Case:
     if name == "azure":
-        fake = request.getfixturevalue("fake_azure")
         provider = {"type": "azure", "base_url": fake.url, "api_key": UPSTREAM_KEY}
         return Case(provider, fake, "gpt-4o", {"deployment": "prod-gpt4o"})
     if name == "mistral":
-        fake = request.getfixturevalue("fake_mistral")
         provider = {"type": "mistral", "base_url": fake.url, "api_key": UPSTREAM_KEY}
         return Case(provider, fake, "mistral-small-latest", {})
     if name == "cohere":
-        fake = request.getfixturevalue("fake_cohere")
         provider = {"type": "cohere", "base_url": fake.url, "api_key": UPSTREAM_KEY}
         return Case(provider, fake, "command-a-03-2025", {})
     if name == "bedrock":
-        fake = request.getfixturevalue("fake_bedrock")
-        provider = {
-            "type": "bedrock",
-            "base_url": fake.url,
-            "region": "us-east-1",
-            "aws_access_key_id": ACCESS_KEY,
-            "aws_secret_access_key": SECRET_KEY,
-        }
+        provider = {**make_case_for_bedrock(fake), "region": "us-east-1"}
         return Case(provider, fake, "anthropic.claude-3-haiku-20240307-v1:0", {})
-    fake = request.getfixturevalue("fake_openai")
     provider = {
         "type": "openai-compatible",
         "preset": "groq",
@@ -68,16 +68,19 @@ def make_case(name: str, request: pytest.FixtureRequest) -> Case:
     return Case(provider, fake, "llama-3.3-70b-versatile", {})
 
 
-PROVIDERS = ["azure", "mistral", "cohere", "bedrock", "groq"]
+def _fake(name: str, request: pytest.FixtureRequest) -> Any:
+    fake = request.getfixturevalue(FAKES[name])
+    if name == "groq":  # the shared fake OpenAI fixture yields (fake, server)
+        fake, server = fake
+        fake.url = server.url + "/v1"
+    return fake
 
 
-@pytest.fixture(params=PROVIDERS)
-def case(request: pytest.FixtureRequest) -> Case:
-    return make_case(request.param, request)
+@pytest.fixture(scope="module", params=sorted(FAKES))
+def served(request: pytest.FixtureRequest):
+    """One Arbiter per provider for the whole module, in front of that provider's fake."""
+    case = make_case(request.param, _fake(request.param, request))
 
-
-@pytest.fixture
-def api(case: Case, gateway):
     def deployment(model: str) -> dict[str, Any]:
         return {"provider": "up", "model": model, **case.deployment}
 
@@ -91,11 +94,26 @@ def api(case: Case, gateway):
         "routing": {"retries": 0},
         "cache": {"enabled": False},
     }
-    server = gateway(config)
+    server = ServerThread(create_app(make_settings(config))).start()
     with httpx.Client(timeout=10) as http:
-        yield openai.OpenAI(
+        api = openai.OpenAI(
             base_url=server.url + "/v1", api_key=MASTER_KEY, max_retries=0, http_client=http
         )
+        yield case, api
+    server.stop()
+
+
+@pytest.fixture
+def case(served) -> Any:
+    fake = served[0].fake
+    fake.reset()
+    yield served[0]
+    fake.reset()
+
+
+@pytest.fixture
+def api(served, case) -> Any:
+    return served[1]
 
 
 def test_json_answer(api, case):
