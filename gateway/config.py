@@ -78,6 +78,7 @@ class ProviderSettings(_Strict):
     aws_secret_access_key: SecretStr | None = None
     aws_session_token: SecretStr | None = None
     default_max_tokens: int | None = Field(default=None, ge=1)
+    drop_unsupported: bool = False  # drop request fields the provider cannot honour (else 400)
 
     @field_validator("type")
     @classmethod

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx
+from pydantic import SecretStr
 
 from gateway.config import DeploymentSettings, ProviderSettings, Settings
 from providers.base import ProviderAdapter, Target
@@ -55,7 +56,18 @@ def _disabled_reason(name: str, provider: ProviderSettings) -> str | None:
         if provider.api_key_file:
             return f"api_key_file {str(provider.api_key_file)!r} is missing or empty"
         return "api_key is empty (set it in the config or its environment variable)"
+    missing = [key for key in PROVIDER_TYPES[provider.type].requires if not _is_set(provider, key)]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        return f"{' and '.join(missing)} {verb} empty (set in the config or the environment)"
     return None
+
+
+def _is_set(provider: ProviderSettings, key: str) -> bool:
+    value = getattr(provider, key, None)
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value)
 
 
 def _target(model: str, index: int, settings: Settings, dep: DeploymentSettings) -> Target:

@@ -6,6 +6,7 @@ What differs between such upstreams (auth header, path, fields they reject) is a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,12 +14,19 @@ import httpx
 import orjson
 
 from providers.base import Capabilities, Target
-from providers.errors import GatewayError, UpstreamUnavailableError
+from providers.errors import GatewayError, InvalidRequestError, UpstreamUnavailableError
+from providers.inputs import check_supported
 from providers.sse import SSEParser
 from providers.status import error_from_status
 from providers.types import ChatChunk, ChatRequest, ChatResponse
 
-__all__ = ["Flavor", "OpenAIChunkDecoder", "OpenAICompatAdapter", "parse_openai_error"]
+__all__ = [
+    "Flavor",
+    "OpenAIChunkDecoder",
+    "OpenAICompatAdapter",
+    "normalise_usage",
+    "parse_openai_error",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +35,10 @@ class Flavor:
     base_url: str = ""
     path: str = "/chat/completions"
     auth_header: str = "authorization"  # "authorization" (Bearer) | "api-key" | "" (none)
-    drop_params: frozenset[str] = frozenset()
+    drop_params: frozenset[str] = frozenset()  # removed silently (they only ask for defaults)
+    reject_params: frozenset[str] = frozenset()  # refused with a 400, or dropped on request
+    single_choice: bool = False  # upstream rejects n > 1
+    message_names: bool = True  # upstream accepts messages[].name (else it is removed)
     stream_usage: bool = True  # upstream accepts stream_options.include_usage
     capabilities: Capabilities = field(default_factory=Capabilities)
 
@@ -99,34 +110,77 @@ class OpenAIChunkDecoder:
                 )
             if chunk.get("usage"):
                 self.usage_seen = True
+                normalise_usage(chunk["usage"])
             chunks.append(chunk)
         return chunks
 
 
+def normalise_usage(usage: Any) -> Any:
+    """Cached prompt tokens in OpenAI's place, for upstreams that report them
+    elsewhere (DeepSeek's ``prompt_cache_hit_tokens``)."""
+    if isinstance(usage, dict) and "prompt_tokens_details" not in usage:
+        hits = usage.get("prompt_cache_hit_tokens")
+        if isinstance(hits, int):
+            usage["prompt_tokens_details"] = {"cached_tokens": hits}
+    return usage
+
+
 class OpenAICompatAdapter:
-    def __init__(self, flavor: Flavor) -> None:
+    def __init__(self, flavor: Flavor, options: Mapping[str, Any] | None = None) -> None:
         self.flavor = flavor
         self.name = flavor.name
         self.capabilities = flavor.capabilities
+        self.drop_unsupported = bool((options or {}).get("drop_unsupported"))
 
-    def build_request(self, request: ChatRequest, target: Target) -> httpx.Request:
+    def build_body(self, request: ChatRequest, target: Target) -> dict[str, Any]:
+        """The JSON body: the client's request with the flavor's quirks applied."""
+        flavor = self.flavor
+        if flavor.single_choice and (request.n or 1) > 1:
+            raise InvalidRequestError(
+                f"n: {flavor.name} returns one choice per request; send n=1", param="n"
+            )
+        refused = check_supported(
+            request,
+            provider=flavor.name,
+            unsupported=flavor.reject_params,
+            drop=self.drop_unsupported,
+        )
         body = request.to_openai_body()
         body["model"] = target.model
-        for name in self.flavor.drop_params:
+        for name in flavor.drop_params | refused:
             body.pop(name, None)
-        if request.stream and self.flavor.stream_usage:
+        if not flavor.message_names:
+            for message in body["messages"]:
+                if message.get("role") != "tool":
+                    message.pop("name", None)
+        if request.stream and flavor.stream_usage:
             # Always ask for usage so cost is exact; the gateway withholds the
             # usage chunk from clients that did not ask for it.
             body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
+        elif not flavor.stream_usage:
+            body.pop("stream_options", None)
+        return body
+
+    def build_url(self, target: Target) -> str:
+        base = (target.base_url or self.flavor.base_url).rstrip("/")
+        return base + self.flavor.path
+
+    def build_headers(self, target: Target) -> dict[str, str]:
         headers = {"content-type": "application/json", **target.headers}
         secret = target.secret()
         if secret and self.flavor.auth_header == "authorization":
             headers["authorization"] = f"Bearer {secret}"
         elif secret and self.flavor.auth_header:
             headers[self.flavor.auth_header] = secret
-        base = (target.base_url or self.flavor.base_url).rstrip("/")
+        return headers
+
+    def build_request(self, request: ChatRequest, target: Target) -> httpx.Request:
+        body = self.build_body(request, target)
         return httpx.Request(
-            "POST", base + self.flavor.path, headers=headers, content=orjson.dumps(body)
+            "POST",
+            self.build_url(target),
+            headers=self.build_headers(target),
+            content=orjson.dumps(body),
         )
 
     def parse_response(
@@ -137,6 +191,7 @@ class OpenAICompatAdapter:
             raise UpstreamUnavailableError(
                 f"{target.provider} sent a malformed response", debug=response.content
             )
+        normalise_usage(data.get("usage"))
         return data
 
     def new_stream_decoder(self, request: ChatRequest, target: Target) -> OpenAIChunkDecoder:

@@ -24,11 +24,22 @@ class ProviderType:
     factory: str  # "module:attr", called with the provider's options
     requires_key: bool = True
     transport: str | None = None  # "module:attr" of an in-process transport (mock)
+    # Provider settings that must be non-empty for the type to work, beyond api_key
+    # (e.g. cloud credentials); a provider missing one is disabled, naming it.
+    requires: tuple[str, ...] = ()
 
 
 PROVIDER_TYPES: dict[str, ProviderType] = {
     "openai": ProviderType("providers.catalog:openai_adapter"),
     "openai-compatible": ProviderType("providers.catalog:compatible_adapter", requires_key=False),
+    "azure": ProviderType("providers.azure:AzureAdapter", requires=("base_url",)),
+    "mistral": ProviderType("providers.mistral:MistralAdapter"),
+    "cohere": ProviderType("providers.cohere:CohereAdapter"),
+    "bedrock": ProviderType(
+        "providers.bedrock:BedrockAdapter",
+        requires_key=False,
+        requires=("aws_access_key_id", "aws_secret_access_key"),
+    ),
     "mock": ProviderType(
         "providers.mock:MockAdapter", requires_key=False, transport="providers.mock:MockUpstream"
     ),

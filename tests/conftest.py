@@ -13,6 +13,8 @@ from gateway.config import Settings, parse_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.serving import ServerThread, run_server
 
+pytest_plugins = ["tests.fakes.provider_fixtures"]  # fake Azure, Mistral, Cohere, Bedrock
+
 MASTER_KEY = "sk-test-master-0123456789"
 UPSTREAM_KEY = "sk-upstream-secret-abcdef987654"
 
