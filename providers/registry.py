@@ -29,6 +29,8 @@ class ProviderType:
 PROVIDER_TYPES: dict[str, ProviderType] = {
     "openai": ProviderType("providers.catalog:openai_adapter"),
     "openai-compatible": ProviderType("providers.catalog:compatible_adapter", requires_key=False),
+    "anthropic": ProviderType("providers.anthropic.adapter:AnthropicAdapter"),
+    "gemini": ProviderType("providers.gemini.adapter:GeminiAdapter"),
     "mock": ProviderType(
         "providers.mock:MockAdapter", requires_key=False, transport="providers.mock:MockUpstream"
     ),
