@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from providers.completions import ChunkMaker
-from providers.errors import UpstreamUnavailableError
+from providers.errors import GatewayError, UpstreamUnavailableError
 from providers.sse import SSEEvent, SSEParser
 from providers.types import ChatChunk
 
@@ -45,11 +45,19 @@ class AnthropicStreamDecoder:
         self._json_blocks: set[int] = set()
         self._streamed_args: set[int] = set()
         self._usage: dict[str, Any] = {}
+        self._error: GatewayError | None = None
         self._stop_reason: str | None = None
         self.done = False
 
     def feed(self, data: bytes) -> list[ChatChunk]:
         return self._decode(self._parser.feed(data))
+
+    def _raise_pending(self) -> None:
+        """An error event that followed chunks in the same read is raised on the next
+        call, so the chunks before it still reach the caller."""
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
     def close(self) -> list[ChatChunk]:
         chunks = self._decode(self._parser.close())
@@ -60,6 +68,7 @@ class AnthropicStreamDecoder:
         return chunks
 
     def _decode(self, events: list[SSEEvent]) -> list[ChatChunk]:
+        self._raise_pending()
         chunks: list[ChatChunk] = []
         for event in events:
             try:
@@ -70,8 +79,15 @@ class AnthropicStreamDecoder:
                     provider=self._provider,
                     debug=event.data,
                 ) from None
-            if isinstance(payload, dict):
+            if not isinstance(payload, dict):
+                continue
+            try:
                 chunks.extend(self._event(payload))
+            except GatewayError as exc:
+                if not chunks:
+                    raise
+                self._error = exc
+                break
         return chunks
 
     def _event(self, event: dict[str, Any]) -> list[ChatChunk]:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from providers.completions import ChunkMaker
-from providers.errors import UpstreamUnavailableError
+from providers.errors import GatewayError, UpstreamUnavailableError
 from providers.sse import SSEEvent, SSEParser
 from providers.types import ChatChunk
 
@@ -40,6 +40,7 @@ class GeminiStreamDecoder:
         self._chunks = ChunkMaker(model=model)
         self._choices: dict[int, _Choice] = {}
         self._usage: dict[str, Any] = {}
+        self._error: GatewayError | None = None
 
     @property
     def done(self) -> bool:
@@ -47,6 +48,13 @@ class GeminiStreamDecoder:
 
     def feed(self, data: bytes) -> list[ChatChunk]:
         return self._decode(self._parser.feed(data))
+
+    def _raise_pending(self) -> None:
+        """An error event that followed chunks in the same read is raised on the next
+        call, so the chunks before it still reach the caller."""
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
     def close(self) -> list[ChatChunk]:
         chunks = self._decode(self._parser.close())
@@ -58,6 +66,7 @@ class GeminiStreamDecoder:
         return chunks
 
     def _decode(self, events: list[SSEEvent]) -> list[ChatChunk]:
+        self._raise_pending()
         chunks: list[ChatChunk] = []
         for event in events:
             try:
@@ -68,8 +77,15 @@ class GeminiStreamDecoder:
                     provider=self._provider,
                     debug=event.data,
                 ) from None
-            if isinstance(payload, dict):
+            if not isinstance(payload, dict):
+                continue
+            try:
                 chunks.extend(self._response(payload))
+            except GatewayError as exc:
+                if not chunks:
+                    raise
+                self._error = exc
+                break
         return chunks
 
     def _response(self, data: dict[str, Any]) -> list[ChatChunk]:

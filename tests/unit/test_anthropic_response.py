@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from providers.anthropic import AnthropicAdapter
-from providers.errors import UpstreamUnavailableError
+from providers.errors import RateLimitedError, UpstreamUnavailableError
 from providers.sse import encode_event
 from providers.types import ChatRequest
 from tests.unit.test_anthropic_request import target
@@ -406,9 +406,21 @@ def test_an_error_event_mid_stream_raises_a_retryable_error():
         ),
     ]
     decoder = AnthropicAdapter().new_stream_decoder(PLAIN, target())
+    received = decoder.feed(wire(events))
+    assert [c["choices"][0]["delta"] for c in received] == [
+        {"role": "assistant", "content": ""},
+        {"content": "Héllo"},
+    ]
     with pytest.raises(UpstreamUnavailableError) as caught:
-        decoder.feed(wire(events))
+        decoder.close()
     assert caught.value.retryable and caught.value.upstream_status == 529
+
+
+def test_an_error_event_first_raises_at_once():
+    decoder = AnthropicAdapter().new_stream_decoder(PLAIN, target())
+    error = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
+    with pytest.raises(RateLimitedError):
+        decoder.feed(wire([("error", error)]))
 
 
 def test_a_stream_cut_before_message_stop_is_an_upstream_failure():

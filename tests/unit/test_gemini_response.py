@@ -293,8 +293,13 @@ def test_an_error_object_mid_stream_raises_its_class():
         [STREAM[0], {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}]
     )
     decoder = GeminiAdapter().new_stream_decoder(PLAIN, target())
+    received = decoder.feed(raw)
+    assert [c["choices"][0]["delta"] for c in received] == [
+        {"role": "assistant", "content": ""},
+        {"content": "Grüß "},
+    ]
     with pytest.raises(RateLimitedError):
-        decoder.feed(raw)
+        decoder.feed(b"")
 
 
 def test_a_stream_without_finish_reason_was_cut_short():
