@@ -66,13 +66,13 @@ def _content_blocks(message: Message, where: str, *, images: bool) -> list[Conte
     content = message.content
     if content is None:
         return []
-    if isinstance(content, str):
-        return [_text_block(content)] if content else []
+    if isinstance(content, str):  # Anthropic refuses text blocks of only whitespace
+        return [_text_block(content)] if content.strip() else []
     blocks: list[ContentBlock] = []
     for j, part in enumerate(content):
         if part.type in ("text", "refusal"):
             text = part.text if part.type == "text" else (part.model_extra or {}).get("refusal")
-            if text:
+            if text and str(text).strip():
                 blocks.append(_text_block(str(text), part))
         elif part.type == "image_url" and images:
             blocks.append(_image_block(part, f"{where}.content[{j}].image_url"))
@@ -108,7 +108,7 @@ def _turn_blocks(message: Message, where: str) -> tuple[str, list[ContentBlock]]
         call_id = safe_tool_id(message.tool_call_id)
         result: ContentBlock = {"type": "tool_result", "tool_use_id": call_id}
         text = tool_result_text(message, where)
-        if text:
+        if text.strip():
             result["content"] = text
         return "user", [result]
     raise InvalidRequestError(

@@ -95,8 +95,8 @@ def _text_of(blocks: list[dict[str, Any]]) -> str:
 def _check_block(block: Any, role: str, previous_tool_ids: set[str], where: str) -> None:
     kind = block.get("type") if isinstance(block, dict) else None
     if kind == "text":
-        if not isinstance(block.get("text"), str) or not block["text"]:
-            raise _Invalid(f"{where}: text content blocks must be non-empty")
+        if not isinstance(block.get("text"), str) or not block["text"].strip():
+            raise _Invalid(f"{where}: text content blocks must contain non-whitespace text")
     elif kind == "image" and role == "user":
         source = block.get("source") or {}
         if source.get("type") == "base64":
