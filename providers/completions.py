@@ -7,6 +7,7 @@ every provider's output is the same JSON the OpenAI SDK parses.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,7 @@ def tool_call(call_id: str, name: str, arguments: Any) -> dict[str, Any]:
 def completion(
     response_id: str,
     model: str,
-    choices: list[tuple[str | None, list[dict[str, Any]], str | None]],
+    choices: Sequence[tuple[str | None, list[dict[str, Any]], str | None]],
     usage: Usage | None,
 ) -> ChatResponse:
     """A ``chat.completion``; each choice is (text, tool calls, finish_reason)."""

@@ -107,7 +107,8 @@ def map_gemini_error(
 
 def stream_error(provider: str, payload: dict[str, Any]) -> GatewayError:
     """The error an ``{"error": ...}`` object inside a stream stands for."""
-    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    found = payload.get("error")
+    error: dict[str, Any] = found if isinstance(found, dict) else {}
     code = error.get("code")
     status = code if isinstance(code, int) and code >= 400 else 0
     status = status or _STATUS_OF.get(str(error.get("status") or ""), 500)
