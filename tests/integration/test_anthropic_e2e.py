@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import openai
 import pytest
 
-from tests.conftest import MASTER_KEY, UPSTREAM_KEY
+from gateway.app import create_app
+from tests.conftest import MASTER_KEY, UPSTREAM_KEY, make_settings
+from tests.fakes.serving import ServerThread
 
 PNG = "iVBORw0KGgo="
 TOOLS = [
@@ -24,8 +27,10 @@ TOOLS = [
 MODELS = ("claude", "overloaded", "too-long", "stream-overload", "thinker", "cached")
 
 
-@pytest.fixture
-def api(gateway, fake_anthropic) -> openai.OpenAI:
+@pytest.fixture(scope="module")
+def api(fake_anthropic_server) -> Iterator[openai.OpenAI]:
+    """One Arbiter for the module (tests reset the fake upstream, not the gateway)."""
+    fake_anthropic, _ = fake_anthropic_server
     config = {
         "providers": {
             "claude-provider": {
@@ -43,8 +48,9 @@ def api(gateway, fake_anthropic) -> openai.OpenAI:
         "routing": {"retries": 0},
         "cache": {"enabled": False},
     }
-    server = gateway(config)
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=MASTER_KEY, max_retries=0)
+    server = ServerThread(create_app(make_settings(config))).start()
+    yield openai.OpenAI(base_url=server.url + "/v1", api_key=MASTER_KEY, max_retries=0)
+    server.stop()
 
 
 def reassemble(chunks: list) -> dict:

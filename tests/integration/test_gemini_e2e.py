@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import openai
 import pytest
 
-from tests.conftest import MASTER_KEY, UPSTREAM_KEY
+from gateway.app import create_app
+from tests.conftest import MASTER_KEY, UPSTREAM_KEY, make_settings
+from tests.fakes.serving import ServerThread
 from tests.integration.test_anthropic_e2e import PNG, TOOLS, reassemble
 
 MODELS = (
@@ -22,8 +25,10 @@ MODELS = (
 )
 
 
-@pytest.fixture
-def api(gateway, fake_gemini) -> openai.OpenAI:
+@pytest.fixture(scope="module")
+def api(fake_gemini_server) -> Iterator[openai.OpenAI]:
+    """One Arbiter for the module (tests reset the fake upstream, not the gateway)."""
+    fake_gemini, _ = fake_gemini_server
     config = {
         "providers": {
             "google": {
@@ -39,8 +44,9 @@ def api(gateway, fake_gemini) -> openai.OpenAI:
         "routing": {"retries": 0},
         "cache": {"enabled": False},
     }
-    server = gateway(config)
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=MASTER_KEY, max_retries=0)
+    server = ServerThread(create_app(make_settings(config))).start()
+    yield openai.OpenAI(base_url=server.url + "/v1", api_key=MASTER_KEY, max_retries=0)
+    server.stop()
 
 
 def test_a_chat_with_a_system_prompt(api, fake_gemini):

@@ -26,7 +26,7 @@ from tests.fakes import anthropic_server, gemini_server
 from tests.unit.test_anthropic_request import target as anthropic_target
 from tests.unit.test_gemini_request import target as gemini_target
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOOL_NAMES = ["lookup", "weather", "clock"]
 SCHEMAS = [
     None,
