@@ -47,8 +47,9 @@ def image_ref(part: ContentPart, where: str) -> ImageRef:
     url = part.image_url.url if part.image_url else ""
     if url.startswith("data:"):
         header, sep, payload = url[5:].partition(",")
-        media_type, _, encoding = header.partition(";")
-        if not sep or encoding.lower() != "base64" or not media_type.startswith("image/"):
+        fields = header.split(";")  # image/png[;param=value...];base64
+        media_type, encoding = fields[0].strip(), fields[-1].strip().lower()
+        if not sep or encoding != "base64" or not media_type.lower().startswith("image/"):
             raise InvalidRequestError(
                 f"{where}: a data: URI must look like data:image/<type>;base64,<data>",
                 param=where,
@@ -146,6 +147,11 @@ def check_unsupported(
         raise refuse("logprobs" if extra.get("logprobs") else "top_logprobs")
     if extra.get("logit_bias"):
         raise refuse("logit_bias")
+    for legacy in ("functions", "function_call"):
+        if extra.get(legacy):
+            raise InvalidRequestError(
+                f"{legacy}: the legacy functions API is not supported; use tools", param=legacy
+            )
     if not penalties:
         for name in ("presence_penalty", "frequency_penalty"):
             if extra.get(name):

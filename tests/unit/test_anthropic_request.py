@@ -354,6 +354,7 @@ REFUSED = [
     pytest.param({"logit_bias": {"1": 5}}, "logit_bias", id="logit_bias"),
     pytest.param({"presence_penalty": 0.5}, "presence_penalty", id="presence_penalty"),
     pytest.param({"temperature": 1.5}, "temperature", id="temperature above 1"),
+    pytest.param({"functions": [{"name": "f"}]}, "functions", id="legacy functions"),
     pytest.param(
         {"response_format": {"type": "yaml"}}, "response_format.type", id="unknown format"
     ),
