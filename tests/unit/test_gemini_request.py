@@ -119,7 +119,7 @@ GOLDEN = [
                         {"type": "text", "text": "Compare"},
                         {
                             "type": "image_url",
-                            "image_url": {"url": f"data:image/webp;base64,{PNG}"},
+                            "image_url": {"url": f"data:image/webp;name=a.webp;BASE64,{PNG}"},
                         },
                         {
                             "type": "image_url",
