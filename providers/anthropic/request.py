@@ -200,6 +200,18 @@ def _tool_choice(request: ChatRequest) -> ToolChoice | None:
     return result
 
 
+def _history_tools(request: ChatRequest, body: MessagesRequest) -> None:
+    """Anthropic refuses ``tool_use`` history in a request that defines no tools, while
+    OpenAI allows it; the called names are declared with tool_choice none, which is
+    what a request without tools means."""
+    names = dict.fromkeys(
+        call.function.name for message in request.messages for call in message.tool_calls or ()
+    )
+    if names:
+        body["tools"] = [{"name": name, "input_schema": {"type": "object"}} for name in names]
+        body["tool_choice"] = {"type": "none"}
+
+
 def _tools(request: ChatRequest, body: MessagesRequest) -> None:
     forced = response_tool(request)
     if forced is not None:
@@ -212,6 +224,7 @@ def _tools(request: ChatRequest, body: MessagesRequest) -> None:
         body["tool_choice"] = {"type": "tool", "name": forced["name"]}
         return
     if not request.tools:
+        _history_tools(request, body)
         return
     tools: list[ToolParam] = []
     for tool in request.tools:

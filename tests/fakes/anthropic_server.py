@@ -153,6 +153,15 @@ def validate(headers: dict[str, str], body: dict[str, Any]) -> None:
             raise _Invalid(f"tools.{k}.input_schema.type: Input should be 'object'")
     if body.get("tool_choice") and not tools:
         raise _Invalid("tool_choice: may only be specified while providing tools")
+    used = any(
+        b.get("type") in ("tool_use", "tool_result")
+        for m in messages
+        for b in _blocks(m["content"])
+    )
+    if used and not tools:
+        raise _Invalid(
+            "Requests which include `tool_use` or `tool_result` blocks must define tools."
+        )
 
 
 class FakeAnthropic:

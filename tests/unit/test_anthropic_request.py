@@ -322,6 +322,23 @@ def test_golden_bodies(openai, anthropic):
     assert build(openai) == anthropic
 
 
+def test_tool_history_without_tools_declares_the_called_tools_unusable():
+    body = build(
+        {
+            "messages": [
+                {"role": "user", "content": "x"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "{}"}}],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "r"},
+            ]
+        }
+    )
+    assert body["tools"] == [{"name": "f", "input_schema": {"type": "object"}}]
+    assert body["tool_choice"] == {"type": "none"}
+
+
 def test_default_max_tokens_comes_from_the_provider():
     body = build(
         {"messages": [{"role": "user", "content": "x"}]}, options={"default_max_tokens": 123}
