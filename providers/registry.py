@@ -40,6 +40,8 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
         requires_key=False,
         requires=("aws_access_key_id", "aws_secret_access_key"),
     ),
+    "anthropic": ProviderType("providers.anthropic.adapter:AnthropicAdapter"),
+    "gemini": ProviderType("providers.gemini.adapter:GeminiAdapter"),
     "mock": ProviderType(
         "providers.mock:MockAdapter", requires_key=False, transport="providers.mock:MockUpstream"
     ),

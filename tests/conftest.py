@@ -10,6 +10,8 @@ import yaml
 
 from gateway.app import create_app
 from gateway.config import Settings, parse_settings
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.serving import ServerThread, run_server
 
@@ -74,3 +76,39 @@ def openai_config(base_url: str, *models: str, **extra: Any) -> dict[str, Any]:
     }
     config.update(extra)
     return config
+
+
+@pytest.fixture(scope="session")
+def fake_anthropic_server() -> Iterator[tuple[FakeAnthropic, ServerThread]]:
+    fake = FakeAnthropic(UPSTREAM_KEY)
+    with run_server(fake.app) as server:
+        fake.url = server.url
+        yield fake, server
+
+
+@pytest.fixture
+def fake_anthropic(
+    fake_anthropic_server: tuple[FakeAnthropic, ServerThread],
+) -> Iterator[FakeAnthropic]:
+    """The fake Anthropic upstream, with no recorded calls and an empty script."""
+    fake, _ = fake_anthropic_server
+    fake.reset()
+    yield fake
+    fake.reset()
+
+
+@pytest.fixture(scope="session")
+def fake_gemini_server() -> Iterator[tuple[FakeGemini, ServerThread]]:
+    fake = FakeGemini(UPSTREAM_KEY)
+    with run_server(fake.app) as server:
+        fake.url = server.url
+        yield fake, server
+
+
+@pytest.fixture
+def fake_gemini(fake_gemini_server: tuple[FakeGemini, ServerThread]) -> Iterator[FakeGemini]:
+    """The fake Gemini upstream, with no recorded calls and an empty script."""
+    fake, _ = fake_gemini_server
+    fake.reset()
+    yield fake
+    fake.reset()

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from providers.base import Target
 from providers.registry import create_adapter
+from tests.contract import anthropic_gemini_wire as wire
 from tests.fakes import bedrock_server, cohere_server
 
 # A canned answer: text, or tool calls as (id, name, arguments JSON text).
@@ -212,6 +213,16 @@ KITS: dict[str, Kit] = {
             "aws_access_key_id": SecretStr("AKIDCONFORMANCE"),
             "aws_secret_access_key": SecretStr("conformance-secret"),
         },
+    ),
+    "anthropic": Kit(
+        wire.anthropic_reply,
+        wire.anthropic_stream,
+        wire.anthropic_sent_calls,
+        wire.anthropic_sent_results,
+        unsupported=frozenset({"n_choices"}),
+    ),
+    "gemini": Kit(
+        wire.gemini_reply, wire.gemini_stream, wire.gemini_sent_calls, wire.gemini_sent_results
     ),
 }
 

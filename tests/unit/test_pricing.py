@@ -9,8 +9,15 @@ from providers.pricing import usage_cost_usd
 
 
 def target(**prices) -> Target:
-    return Target(id="m/p/x#0", model_name="m", provider="p", provider_type="openai",
-                  model="x", base_url="", **prices)
+    return Target(
+        id="m/p/x#0",
+        model_name="m",
+        provider="p",
+        provider_type="openai",
+        model="x",
+        base_url="",
+        **prices,
+    )
 
 
 def test_cost_is_price_times_tokens():
@@ -20,10 +27,15 @@ def test_cost_is_price_times_tokens():
 
 
 def test_cached_prompt_tokens_use_the_cached_price():
-    usage = {"prompt_tokens": 1000, "completion_tokens": 0,
-             "prompt_tokens_details": {"cached_tokens": 400}}
-    cost = usage_cost_usd(usage, target(input_cost_per_mtok=2.0, output_cost_per_mtok=8.0,
-                                        cached_input_cost_per_mtok=0.5))
+    usage = {
+        "prompt_tokens": 1000,
+        "completion_tokens": 0,
+        "prompt_tokens_details": {"cached_tokens": 400},
+    }
+    cost = usage_cost_usd(
+        usage,
+        target(input_cost_per_mtok=2.0, output_cost_per_mtok=8.0, cached_input_cost_per_mtok=0.5),
+    )
     assert cost == pytest.approx(600 * 2.0e-6 + 400 * 0.5e-6, abs=1e-12)
 
 
