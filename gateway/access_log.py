@@ -40,6 +40,7 @@ log = logging.getLogger("arbiter.access")
 
 _QUIET_PATHS = ("/health/", "/metrics")
 _CONTEXT_KEY = "context"  # where chat.py leaves the RequestContext in scope["state"]
+_MAX_PATH = 256  # the path is the client's text: logged, bounded
 
 
 def _iso(epoch: float) -> str:
@@ -160,10 +161,10 @@ class AccessLogMiddleware:
                     "time": _iso(arrived),
                     "request_id": state.get("request_id"),
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": scope["path"][:_MAX_PATH],
                     "http_status": status,
                     "status": "ok" if status < 400 else "error",
                     "latency_ms": _ms(time.perf_counter() - started),
                 }
-                message = f"{scope['method']} {scope['path']} {status}"
+                message = f"{scope['method']} {fields['path']} {status}"
                 log.info(message, extra={FIELDS_ATTR: fields})
