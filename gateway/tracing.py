@@ -2,7 +2,14 @@
 
 Needs the optional extra (``pip install 'arbiter-gateway[otel]'``) and
 ``tracing.enabled: true``. When tracing is off this module is never imported, so
-opentelemetry is not loaded and no hook or observer runs: it costs nothing.
+the OpenTelemetry SDK and exporters are not loaded and no hook or observer runs:
+it costs nothing. (FastAPI itself imports the OpenTelemetry *API*.)
+
+Arbiter's tracer provider is its own, never the global one: setting the global
+provider would also switch on FastAPI's native HTTP telemetry. When the host did
+set one up (e.g. ``opentelemetry-instrument``), the request span becomes a child
+of whatever span is current when the request reaches the hooks, so an incoming
+``traceparent`` continues into Arbiter's spans.
 
 Attribute names follow the OpenTelemetry GenAI semantic conventions (spans for
 inference: ``gen_ai.operation.name``, ``gen_ai.provider.name``,
@@ -28,7 +35,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 try:
+    from opentelemetry import context as otel_context
     from opentelemetry import trace
+    from opentelemetry.context import Context
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import (
@@ -52,9 +61,10 @@ __all__ = ["TracingHook", "build_provider", "install_tracing"]
 
 _OPERATION = "chat"
 _NS = 1_000_000_000
-# The attempts of the request being served, each with the wall-clock time it ended.
-_attempts: ContextVar[list[tuple[Attempt, int]] | None] = ContextVar(
-    "arbiter_attempts", default=None
+# The request being served: the trace context it arrived in, and its attempts, each
+# with the wall-clock time it ended.
+_request: ContextVar[tuple[Context, list[tuple[Attempt, int]]] | None] = ContextVar(
+    "arbiter_request", default=None
 )
 
 
@@ -126,19 +136,22 @@ class TracingHook:
         self._closed = False
 
     async def on_request(self, ctx: RequestContext) -> None:
-        _attempts.set([])
+        _request.set((otel_context.get_current(), []))
 
     def on_attempt(self, attempt: Attempt) -> None:
-        attempts = _attempts.get()
-        if attempts is not None:
-            attempts.append((attempt, time.time_ns()))
+        request = _request.get()
+        if request is not None:
+            request[1].append((attempt, time.time_ns()))
 
     def on_response(self, ctx: RequestContext) -> None:
         end = time.time_ns()
         start = end - int((time.perf_counter() - ctx.started) * _NS)
+        arrived_in, attempts = _request.get() or (None, [])
+        outer = trace.get_current_span(arrived_in).get_span_context().is_valid
         span = self.tracer.start_span(
             f"{_OPERATION} {ctx.chat.model}",
-            kind=trace.SpanKind.SERVER,
+            context=arrived_in,
+            kind=trace.SpanKind.INTERNAL if outer else trace.SpanKind.SERVER,
             attributes=_request_attributes(ctx),
             start_time=start,
         )
@@ -146,7 +159,7 @@ class TracingHook:
             span.set_attribute("error.type", type(ctx.error).__name__)
             span.set_status(trace.StatusCode.ERROR)
         parent = trace.set_span_in_context(span)
-        for attempt, ended in _attempts.get() or ():
+        for attempt, ended in attempts:
             self._attempt_span(attempt, ended, parent)
         span.end(end_time=end)
 
