@@ -125,16 +125,24 @@ class Metrics:
 
 
 class _Served:
-    """The label children of one (model, provider) pair, bound once: binding takes a
-    lock and a dict lookup that the hot path need not repeat."""
+    """The label children of one answering (model, provider) pair, bound once:
+    binding takes a lock and a dict lookup that the hot path need not repeat."""
 
-    __slots__ = ("completion", "duration", "prompt", "ttft")
+    __slots__ = ("_cost", "_m", "_model", "_provider", "completion", "duration", "prompt", "ttft")
 
     def __init__(self, m: Metrics, model: str, provider: str) -> None:
+        self._m, self._model, self._provider = m, model, provider
+        self._cost: dict[str, Counter] = {}  # by key name
         self.duration = m.duration.labels(model, provider)
         self.ttft = m.ttft.labels(model, provider)
         self.prompt = m.tokens.labels(model, provider, "prompt")
         self.completion = m.tokens.labels(model, provider, "completion")
+
+    def cost(self, key: str) -> Counter:
+        child = self._cost.get(key)
+        if child is None:
+            child = self._cost[key] = self._m.cost.labels(self._model, self._provider, key)
+        return child
 
 
 class MetricsHook:
@@ -151,6 +159,7 @@ class MetricsHook:
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        self._requests: dict[tuple[str, str, str], Counter] = {}
         self._served: dict[tuple[str, str], _Served] = {}
 
     def _bound(self, model: str, provider: str) -> _Served:
@@ -165,9 +174,12 @@ class MetricsHook:
     def on_response(self, ctx: RequestContext) -> None:
         m = self.metrics
         m.inflight.dec()
-        model = ctx.model or ctx.chat.model
-        provider = ctx.provider or ""
-        m.requests.labels(model, provider, ctx.status).inc()
+        model, provider = ctx.model or ctx.chat.model, ctx.provider or ""
+        labels = (model, provider, ctx.status)
+        requests = self._requests.get(labels)
+        if requests is None:
+            requests = self._requests[labels] = m.requests.labels(*labels)
+        requests.inc()
         if ctx.cache == "hit" or ctx.attempts or (ctx.error and ctx.error.provider):
             m.cache.labels(ctx.cache).inc()  # it reached the cache, then an upstream
         if ctx.status == "error" and ctx.model is None:
@@ -180,7 +192,7 @@ class MetricsHook:
             served.prompt.inc(ctx.prompt_tokens)
             served.completion.inc(ctx.completion_tokens)
         if ctx.cost_usd:
-            m.cost.labels(model, provider, ctx.caller.name).inc(ctx.cost_usd)
+            served.cost(ctx.caller.name).inc(ctx.cost_usd)
 
     async def aclose(self) -> None:
         self.metrics.close()

@@ -115,6 +115,11 @@ def test_a_mix_of_requests_moves_each_counter_by_exactly_what_happened(gateway, 
     expected.add("arbiter_tokens_total", completion_tokens, **ok, kind="completion")
     after = scrape(url)
     expected.check(before, after)
+    # Failed requests leave no empty latency series behind for their model.
+    timed = {
+        dict(labels)["model"] for labels in after.series("arbiter_request_duration_seconds_count")
+    }
+    assert timed == {"gpt-4o-mini"}
     assert fake_openai.count() == 4 + 2 + 1 + 2 + 1
     assert after.value("arbiter_inflight_requests") == 0
 
