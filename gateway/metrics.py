@@ -128,32 +128,24 @@ class _Served:
     """The label children of one answering (model, provider) pair, bound once:
     binding takes a lock and a dict lookup that the hot path need not repeat."""
 
-    __slots__ = ("_cost", "_m", "_model", "_provider", "completion", "duration", "prompt", "ttft")
+    __slots__ = ("completion", "duration", "prompt", "ttft")
 
     def __init__(self, m: Metrics, model: str, provider: str) -> None:
-        self._m, self._model, self._provider = m, model, provider
-        self._cost: dict[str, Counter] = {}  # by key name
         self.duration = m.duration.labels(model, provider)
         self.ttft = m.ttft.labels(model, provider)
         self.prompt = m.tokens.labels(model, provider, "prompt")
         self.completion = m.tokens.labels(model, provider, "completion")
 
-    def cost(self, key: str) -> Counter:
-        child = self._cost.get(key)
-        if child is None:
-            child = self._cost[key] = self._m.cost.labels(self._model, self._provider, key)
-        return child
-
 
 class MetricsHook:
-    """Request-level metrics: traffic, latency, TTFT, tokens, cost, cache lookups,
-    in-flight. Every label value is a configured name: the model was checked
-    against the config before a context exists.
+    """Request-level metrics: traffic, latency, TTFT, tokens, cache lookups,
+    in-flight (spend is counted by ``gateway.costs.CostHook``). Every label value is
+    a configured name: the model was checked against the config before a context
+    exists.
 
     ``arbiter_cache_requests_total`` is counted here, from ``ctx.cache``: a request
     that was answered, or failed upstream, counts once as ``hit``, ``miss`` or
-    ``bypass``; one refused before routing (limits, budget) does not count. Spend is
-    counted from ``ctx.cost_usd``, which must be set before the hooks' ``on_response``.
+    ``bypass``; one refused before routing (limits, budget) does not count.
 
     Must be the first hook, so that every request it counted in is counted out."""
 
@@ -191,8 +183,6 @@ class MetricsHook:
         if ctx.usage:
             served.prompt.inc(ctx.prompt_tokens)
             served.completion.inc(ctx.completion_tokens)
-        if ctx.cost_usd:
-            served.cost(ctx.caller.name).inc(ctx.cost_usd)
 
     async def aclose(self) -> None:
         self.metrics.close()

@@ -13,6 +13,7 @@ from tests.metrics_text import Expected, scrape
 
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 TEAM_KEY = "sk-team-metrics-5f3a9c"
+TIGHT_KEY = "sk-one-a-minute-8e2d71"
 PRICES = {"input_cost_per_mtok": 1.0, "output_cost_per_mtok": 2.0}
 
 
@@ -29,7 +30,10 @@ def mix_config(base_url: str) -> dict[str, Any]:
         "picky": {"deployments": [{"provider": "openai", "model": "bad-request"}]},
     }
     config["routing"] = {"retries": 0}
-    config["keys"] = [{"name": "team-metrics", "key": TEAM_KEY}]
+    config["keys"] = [
+        {"name": "team-metrics", "key": TEAM_KEY},
+        {"name": "tight", "key": TIGHT_KEY, "rpm": 1},
+    ]
     return config
 
 
@@ -107,7 +111,14 @@ def test_a_mix_of_requests_moves_each_counter_by_exactly_what_happened(gateway, 
     expected.add("arbiter_upstream_errors_total", provider="openai", reason="InvalidRequestError")
     expected.add("arbiter_cache_requests_total", result="miss")
 
-    # Refused before routing: no model label can be trusted, nothing is counted.
+    # A key over its rate limit: the first request is answered, the second refused
+    # before routing (no upstream call, no cache lookup).
+    assert ask(url, "gpt-4o-mini", "just once", key=TIGHT_KEY).status_code == 200
+    answered("just once", key_name="tight")
+    assert ask(url, "gpt-4o-mini", "again", key=TIGHT_KEY).status_code == 429
+    expected.add("arbiter_requests_total", model="gpt-4o-mini", provider="", status="error")
+
+    # Refused before a context: no model label can be trusted, nothing is counted.
     assert ask(url, "gpt-4o-mini", "hi", key="sk-wrong").status_code == 401
     assert ask(url, "no-such-model", "hi").status_code == 404
 
@@ -120,7 +131,7 @@ def test_a_mix_of_requests_moves_each_counter_by_exactly_what_happened(gateway, 
         dict(labels)["model"] for labels in after.series("arbiter_request_duration_seconds_count")
     }
     assert timed == {"gpt-4o-mini"}
-    assert fake_openai.count() == 4 + 2 + 1 + 2 + 1
+    assert fake_openai.count() == 4 + 2 + 1 + 2 + 1 + 1
     assert after.value("arbiter_inflight_requests") == 0
 
 
