@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.context import RequestContext
 from gateway.errors import resolve_error
-from gateway.logging_setup import FIELDS_ATTR
+from gateway.logging_setup import FIELDS_ATTR, utc_iso
 from providers.errors import AllTargetsFailedError
 
 __all__ = ["AccessLogHook", "AccessLogMiddleware", "access_fields", "completion_text"]
@@ -41,11 +41,6 @@ log = logging.getLogger("arbiter.access")
 _QUIET_PATHS = ("/health/", "/metrics")
 _CONTEXT_KEY = "context"  # where chat.py leaves the RequestContext in scope["state"]
 _MAX_PATH = 256  # the path is the client's text: logged, bounded
-
-
-def _iso(epoch: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
-    return f"{seconds}.{int(epoch % 1 * 1000):03d}Z"
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -78,7 +73,7 @@ def access_fields(ctx: RequestContext, secrets: Iterable[str] = ()) -> dict[str,
     """What the access log records of one chat request."""
     elapsed = time.perf_counter() - ctx.started
     fields: dict[str, Any] = {
-        "time": _iso(time.time() - elapsed),
+        "time": utc_iso(time.time() - elapsed),
         "request_id": ctx.request_id,
         "key": ctx.caller.name,
         "model_requested": ctx.chat.model,
@@ -158,7 +153,7 @@ class AccessLogMiddleware:
             state = scope.get("state") or {}
             if _CONTEXT_KEY not in state and log.isEnabledFor(logging.INFO):
                 fields = {
-                    "time": _iso(arrived),
+                    "time": utc_iso(arrived),
                     "request_id": state.get("request_id"),
                     "method": scope["method"],
                     "path": scope["path"][:_MAX_PATH],

@@ -37,6 +37,7 @@ __all__ = [
     "configure_logging",
     "logging_config",
     "secret_values",
+    "utc_iso",
 ]
 
 # A record's structured fields: ``log.info(msg, extra={FIELDS_ATTR: {...}})``.
@@ -64,7 +65,8 @@ def secret_values(settings: Settings) -> list[str]:
     return sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True)
 
 
-def _iso(created: float) -> str:
+def utc_iso(created: float) -> str:
+    """An epoch time as ISO 8601 UTC with milliseconds: 2025-06-01T12:00:00.123Z."""
     seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
     return f"{seconds}.{int(created % 1 * 1000):03d}Z"
 
@@ -86,7 +88,7 @@ class JsonFormatter(_Redacting):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": _iso(record.created),
+            "time": utc_iso(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -112,7 +114,8 @@ class TextFormatter(_Redacting):
     """``time LEVEL logger: message key=value ...``, for people reading a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = f"{_iso(record.created)} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        when = utc_iso(record.created)
+        text = f"{when} {record.levelname:<7} {record.name}: {record.getMessage()}"
         fields = getattr(record, FIELDS_ATTR, None)
         if isinstance(fields, Mapping):
             pairs = " ".join(f"{k}={_logfmt(v)}" for k, v in fields.items() if v is not None)
