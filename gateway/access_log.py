@@ -54,6 +54,14 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def _emit(message: str, fields: dict[str, Any]) -> None:
+    """``log.info`` without looking up the caller's frame: every line comes from here."""
+    record = log.makeRecord(
+        log.name, logging.INFO, __file__, 0, message, (), None, extra={FIELDS_ATTR: fields}
+    )
+    log.handle(record)
+
+
 def completion_text(ctx: RequestContext) -> str | None:
     """The text the caller received: the JSON answer's, or the streamed deltas'."""
     if ctx.response is not None:
@@ -123,8 +131,7 @@ class AccessLogHook:
         if self.log_bodies:
             fields["messages"] = [m.model_dump(exclude_none=True) for m in ctx.chat.messages]
             fields["completion"] = completion_text(ctx)
-        message = f"{ctx.chat.model} {ctx.status} {ctx.http_status}"
-        log.info(message, extra={FIELDS_ATTR: fields})
+        _emit(f"{ctx.chat.model} {ctx.status} {ctx.http_status}", fields)
 
 
 class AccessLogMiddleware:
@@ -161,5 +168,4 @@ class AccessLogMiddleware:
                     "status": "ok" if status < 400 else "error",
                     "latency_ms": _ms(time.perf_counter() - started),
                 }
-                message = f"{scope['method']} {fields['path']} {status}"
-                log.info(message, extra={FIELDS_ATTR: fields})
+                _emit(f"{scope['method']} {fields['path']} {status}", fields)

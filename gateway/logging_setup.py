@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 import logging.config
-import logging.handlers
 import queue
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -125,24 +125,53 @@ class TextFormatter(_Redacting):
         return self.redact(text)
 
 
-class BackgroundStreamHandler(logging.handlers.QueueHandler):
-    """Formats on the caller's thread, writes to stderr from a thread of its own.
+class BackgroundStreamHandler(logging.Handler):
+    """Formats on the caller's thread, writes to a stream (stderr) from a thread of
+    its own, so the event loop never waits on a slow terminal or pipe.
 
     ``close`` (called by ``logging.shutdown`` at exit, and when logging is
     reconfigured) writes out whatever is still queued."""
 
+    _END = None
+
     def __init__(self, stream: Any = None) -> None:
-        self._queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        super().__init__(self._queue)
-        writer = logging.StreamHandler(stream or sys.stderr)
-        self._listener = logging.handlers.QueueListener(self._queue, writer)
-        self._listener.start()
+        super().__init__()
+        self._stream = stream or sys.stderr
+        self._lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write, name="arbiter-log", daemon=True)
+        self._writer.start()
         self._closed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._lines.put(self.format(record))
+        except Exception:  # noqa: BLE001 - logging's contract: a bad record is reported, not raised
+            self.handleError(record)
+
+    def _write(self) -> None:
+        lines = self._lines
+        while True:
+            line = lines.get()
+            batch = []
+            while line is not self._END:
+                batch.append(line)
+                if lines.empty():
+                    break
+                line = lines.get()
+            if batch:
+                try:
+                    self._stream.write("\n".join(batch) + "\n")
+                    self._stream.flush()
+                except (OSError, ValueError):
+                    pass  # the stream is gone (closed pipe): nothing left to tell
+            if line is self._END:
+                return
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._listener.stop()
+            self._lines.put(self._END)
+            self._writer.join(timeout=10)
         super().close()
 
 
