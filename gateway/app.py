@@ -1,6 +1,8 @@
 """create_app(settings, *, transport=None): the FastAPI application.
 
 Middleware order, outermost first:
+  AccessLogMiddleware       (logging.access_log) logs requests that never reached a
+                            chat context: refusals, 413s, other routes
   RequestContextMiddleware  request id on every response, 413 for big bodies,
                             any escaped exception rendered as InternalError
   FastAPI's ExceptionMiddleware  GatewayError / validation / HTTP errors → envelope
@@ -12,6 +14,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from gateway.access_log import AccessLogHook, AccessLogMiddleware
 from gateway.api import chat, health, models, usage
 from gateway.auth import KeyRing
 from gateway.budgets import BudgetHook
@@ -66,6 +69,14 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     state.hooks.append(state.rate_limits)
     state.secrets = _secrets(settings)
     state.draining = False
+    if settings.logging.access_log:
+        state.hooks.append(
+            AccessLogHook(log_bodies=settings.logging.log_bodies, secrets=state.secrets)
+        )
+    if settings.tracing.enabled:
+        from gateway.tracing import install_tracing  # the otel extra: imported only when on
+
+        install_tracing(state, settings.tracing)
 
     install_error_handlers(app)
     install_openapi(app)
@@ -79,4 +90,6 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         max_header_bytes=settings.server.max_header_bytes,
         secrets=state.secrets,
     )
+    if settings.logging.access_log:
+        app.add_middleware(AccessLogMiddleware)
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -66,9 +65,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gateway.logging_setup import configure_logging
+    from gateway.metrics_multiprocess import shared_metrics_dir
+
     settings = _load(args)
-    logging.basicConfig(level=settings.logging.level.upper(),
-                        format="%(levelname)s:     %(name)s: %(message)s")
+    log_config = configure_logging(settings)  # logging.level and .format, uvicorn's logs too
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
     os.environ["ARBITER_CONFIG"] = os.path.abspath(_config_path(args))
@@ -79,9 +80,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(settings.server.shutdown_grace_s) or None,
         access_log=False,
         server_header=False,
+        log_config=log_config,
     )
     if args.workers > 1:
-        uvicorn.run("gateway.main:app", workers=args.workers, **common)  # type: ignore[arg-type]
+        # Workers sum their metrics through files in a directory of this serve's own.
+        with shared_metrics_dir():
+            uvicorn.run("gateway.main:app", workers=args.workers, **common)  # type: ignore[arg-type]
     else:
         from gateway.app import create_app
         from gateway.server import GatewayServer

@@ -32,6 +32,7 @@ __all__ = [
     "ModelSettings",
     "ProviderSettings",
     "Settings",
+    "TracingSettings",
     "interpolate",
     "load_settings",
     "parse_settings",
@@ -203,6 +204,16 @@ class LoggingSettings(_Strict):
     log_bodies: bool = False
 
 
+class TracingSettings(_Strict):
+    """OpenTelemetry traces (the ``arbiter[otel]`` extra); off by default."""
+
+    enabled: bool = False
+    exporter: Literal["otlp", "console", "none"] = "otlp"
+    endpoint: str | None = None  # OTLP/HTTP traces URL; unset: OTEL_EXPORTER_OTLP_* variables
+    service_name: str = "arbiter"
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+
+
 class Settings(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     state: StateSettings = Field(default_factory=StateSettings)
@@ -212,6 +223,7 @@ class Settings(_Strict):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     keys: list[KeySettings] = Field(default_factory=list)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @model_validator(mode="after")
     def _cross_check(self) -> Settings:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from gateway.auth import Caller
 from providers.errors import GatewayError
-from providers.types import ChatRequest
+from providers.types import ChatChunk, ChatRequest, ChatResponse
 
 __all__ = ["RequestContext", "RequestHook"]
 
@@ -41,6 +41,8 @@ class RequestContext:
     latency_s: float | None = None
     usage: dict[str, Any] | None = None
     cost_usd: float | None = None
+    response: ChatResponse | None = None  # the JSON answer (not for streams)
+    chunks: list[ChatChunk] | None = None  # a hook sets [] in on_request to keep a stream's chunks
     response_headers: dict[str, str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)  # per-feature scratch space
 

@@ -1,10 +1,16 @@
-"""Prometheus metrics (names fixed by INTERFACE.md) and the /metrics route.
+"""Prometheus metrics (names fixed by INTERFACE.md) and what /metrics renders.
 
 Labels hold configured names only (model, provider, key name), the error class
 and the status: never a client-supplied string, a key value or a prompt.
+
+With several workers (``PROMETHEUS_MULTIPROC_DIR`` set, see
+``gateway.metrics_multiprocess``) every worker writes its values to files and
+``render`` sums the files of all workers, so any worker reports the totals.
 """
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import (
     CollectorRegistry,
@@ -12,10 +18,12 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    values,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from gateway.context import RequestContext
+from gateway.metrics_multiprocess import multiprocess_dir, prune_dead_workers
 from routing.executor import Attempt
 
 __all__ = [
@@ -35,6 +43,9 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        # Multiprocess mode is on only if prometheus-client chose it at import time.
+        use_files = values.ValueClass is not values.MutexValue
+        self.multiprocess_dir = multiprocess_dir() if use_files else None
         self.requests = Counter(
             "arbiter_requests",
             "Chat requests answered",
@@ -76,6 +87,7 @@ class Metrics:
             "arbiter_deployment_up",
             "1 while a deployment takes traffic, 0 while cooling down",
             ["model", "provider"],
+            multiprocess_mode="livemostrecent",  # across workers: the latest word wins
             registry=r,
         )
         self.state_errors = Counter(
@@ -84,19 +96,69 @@ class Metrics:
             ["operation"],
             registry=r,
         )
-        self.inflight = Gauge("arbiter_inflight_requests", "Requests being served", registry=r)
+        self.inflight = Gauge(
+            "arbiter_inflight_requests",
+            "Requests being served",
+            multiprocess_mode="livesum",  # across workers: the sum over live ones
+            registry=r,
+        )
+        self._scraped = self.registry
+        if self.multiprocess_dir is not None:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            self._scraped = CollectorRegistry()
+            MultiProcessCollector(self._scraped, path=self.multiprocess_dir)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The Prometheus text exposition: this process's values, or with several
+        workers the totals of all of them."""
+        if self.multiprocess_dir is not None:
+            prune_dead_workers(self.multiprocess_dir)
+        return generate_latest(self._scraped)
+
+    def close(self) -> None:
+        """At shutdown: a worker's live gauges (in-flight) leave the totals with it."""
+        if self.multiprocess_dir is not None:
+            from prometheus_client.multiprocess import mark_process_dead
+
+            mark_process_dead(os.getpid(), self.multiprocess_dir)
+
+
+class _Served:
+    """The label children of one answering (model, provider) pair, bound once:
+    binding takes a lock and a dict lookup that the hot path need not repeat."""
+
+    __slots__ = ("completion", "duration", "prompt", "ttft")
+
+    def __init__(self, m: Metrics, model: str, provider: str) -> None:
+        self.duration = m.duration.labels(model, provider)
+        self.ttft = m.ttft.labels(model, provider)
+        self.prompt = m.tokens.labels(model, provider, "prompt")
+        self.completion = m.tokens.labels(model, provider, "completion")
 
 
 class MetricsHook:
-    """Request-level metrics: traffic, latency, TTFT, tokens, in-flight.
+    """Request-level metrics: traffic, latency, TTFT, tokens, cache lookups,
+    in-flight (spend is counted by ``gateway.costs.CostHook``). Every label value is
+    a configured name: the model was checked against the config before a context
+    exists.
+
+    ``arbiter_cache_requests_total`` is counted here, from ``ctx.cache``: a request
+    that was answered, or failed upstream, counts once as ``hit``, ``miss`` or
+    ``bypass``; one refused before routing (limits, budget) does not count.
 
     Must be the first hook, so that every request it counted in is counted out."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        self._requests: dict[tuple[str, str, str], Counter] = {}
+        self._served: dict[tuple[str, str], _Served] = {}
+
+    def _bound(self, model: str, provider: str) -> _Served:
+        served = self._served.get((model, provider))
+        if served is None:
+            served = self._served[(model, provider)] = _Served(self.metrics, model, provider)
+        return served
 
     async def on_request(self, ctx: RequestContext) -> None:
         self.metrics.inflight.inc()
@@ -104,17 +166,26 @@ class MetricsHook:
     def on_response(self, ctx: RequestContext) -> None:
         m = self.metrics
         m.inflight.dec()
-        model = ctx.model or ctx.chat.model
-        provider = ctx.provider or ""
-        m.requests.labels(model, provider, ctx.status).inc()
+        model, provider = ctx.model or ctx.chat.model, ctx.provider or ""
+        labels = (model, provider, ctx.status)
+        requests = self._requests.get(labels)
+        if requests is None:
+            requests = self._requests[labels] = m.requests.labels(*labels)
+        requests.inc()
+        if ctx.cache == "hit" or ctx.attempts or (ctx.error and ctx.error.provider):
+            m.cache.labels(ctx.cache).inc()  # it reached the cache, then an upstream
         if ctx.status == "error" and ctx.model is None:
             return
-        m.duration.labels(model, provider).observe(ctx.latency_s or 0.0)
+        served = self._bound(model, provider)
+        served.duration.observe(ctx.latency_s or 0.0)
         if ctx.chat.stream and ctx.ttft_s is not None:
-            m.ttft.labels(model, provider).observe(ctx.ttft_s)
+            served.ttft.observe(ctx.ttft_s)
         if ctx.usage:
-            m.tokens.labels(model, provider, "prompt").inc(ctx.prompt_tokens)
-            m.tokens.labels(model, provider, "completion").inc(ctx.completion_tokens)
+            served.prompt.inc(ctx.prompt_tokens)
+            served.completion.inc(ctx.completion_tokens)
+
+    async def aclose(self) -> None:
+        self.metrics.close()
 
 
 class MetricsObserver:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,31 @@ pytest_plugins = ["tests.fakes.provider_fixtures"]  # fake Azure, Mistral, Coher
 
 MASTER_KEY = "sk-test-master-0123456789"
 UPSTREAM_KEY = "sk-upstream-secret-abcdef987654"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_key_in_any_log() -> Iterator[None]:
+    """Every log record of the whole run (Arbiter's at debug level, every other
+    library's at its own level) is checked for the test keys: none may hold one."""
+    from gateway.logging_setup import JsonFormatter
+
+    leaks: list[str] = []
+    formatter = JsonFormatter()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            line = formatter.format(record)
+            if MASTER_KEY in line or UPSTREAM_KEY in line:
+                leaks.append(line)
+
+    watch, arbiter = Watch(logging.DEBUG), logging.getLogger("arbiter")
+    level = arbiter.level
+    logging.getLogger().addHandler(watch)
+    arbiter.setLevel(logging.DEBUG)
+    yield
+    arbiter.setLevel(level)
+    logging.getLogger().removeHandler(watch)
+    assert leaks == [], "a test key reached a log line"
 
 
 @pytest.fixture(scope="session")

@@ -90,6 +90,7 @@ async def chat_completions(request: Request) -> Response:
     ctx = RequestContext(
         request.scope["state"]["request_id"], caller, chat, task=task_label(request, chat)
     )
+    request.scope["state"]["context"] = ctx  # the access log middleware leaves it to the hooks
     hooks: Sequence[RequestHook] = state.hooks
     try:
         for hook in hooks:
@@ -121,6 +122,7 @@ async def chat_completions(request: Request) -> Response:
     )
     ctx.upstream_model = completion.target.model
     ctx.usage = completion.response.get("usage")
+    ctx.response = completion.response
     _finish(ctx, hooks)
     return Response(
         orjson.dumps(completion.response),
@@ -140,10 +142,15 @@ async def _relay(
     """Relays chunks as they arrive; a failure after the first byte ends the stream
     with one OpenAI-shaped error event and [DONE], never a hang."""
     include_usage = ctx.chat.include_usage
+    kept = ctx.chunks  # None unless a hook asked for the streamed chunks
     ctx.status = "cancelled"  # until the stream ends one way or the other
     try:
+        if kept is not None:
+            kept.append(result.first)
         yield encode_data(result.first)
         async for chunk in result.rest:
+            if kept is not None:
+                kept.append(chunk)
             if _for_client(chunk, include_usage):
                 yield encode_data(chunk)
         ctx.status = "ok"

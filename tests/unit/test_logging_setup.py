@@ -1,0 +1,115 @@
+"""Log lines as an operator gets them: JSON or text, uvicorn's in the same shape,
+written off the event loop, with no key value in any of them."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+import sys
+
+import pytest
+
+from gateway.config import LoggingSettings
+from gateway.logging_setup import (
+    FIELDS_ATTR,
+    BackgroundStreamHandler,
+    JsonFormatter,
+    TextFormatter,
+    logging_config,
+    secret_values,
+)
+from tests.conftest import make_settings
+
+SECRET = "sk-formatter-secret-42"
+
+
+def record(message: str = "hello %s", *args: object, **fields: object) -> logging.LogRecord:
+    entry = logging.LogRecord("arbiter.test", logging.WARNING, __file__, 1, message, args, None)
+    if fields:
+        setattr(entry, FIELDS_ATTR, fields)
+    return entry
+
+
+def test_json_lines_carry_time_level_logger_message_pid_and_fields():
+    line = json.loads(JsonFormatter().format(record("hello %s", "world", model="demo", n=3)))
+    assert line["message"] == "hello world"
+    assert (line["level"], line["logger"]) == ("warning", "arbiter.test")
+    assert line["time"].endswith("Z") and "T" in line["time"]
+    assert isinstance(line["pid"], int)
+    assert (line["model"], line["n"]) == ("demo", 3)
+
+
+def test_json_lines_keep_a_traceback_on_one_line():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        entry = logging.LogRecord(
+            "arbiter", logging.ERROR, __file__, 1, "failed", (), exc_info=sys.exc_info()
+        )
+    text = JsonFormatter().format(entry)
+    assert "\n" not in text
+    assert "ValueError: boom" in json.loads(text)["exception"]
+
+
+def test_text_lines_are_for_people_with_fields_as_key_value():
+    text = TextFormatter().format(record("served", model="demo", note="two words", none=None))
+    assert " WARNING " in text and "arbiter.test: served" in text
+    assert text.endswith('model=demo note="two words"')
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter, TextFormatter])
+def test_a_configured_secret_never_reaches_a_line(formatter):
+    entry = record(f"upstream said: bad key {SECRET}", detail=f"Bearer {SECRET}")
+    text = formatter(secrets=[SECRET]).format(entry)
+    assert SECRET not in text
+    assert text.count("[redacted]") == 2
+
+
+def test_every_configured_secret_is_known_to_the_formatter():
+    settings = make_settings(
+        {
+            "server": {"master_key": "sk-master-abc123"},
+            "providers": {"up": {"type": "openai", "api_key": "sk-upstream-def456"}},
+            "models": {"m": {"deployments": [{"provider": "up", "model": "x"}]}},
+            "keys": [{"name": "team", "key": "sk-virtual-ghi789"}],
+        }
+    )
+    assert set(secret_values(settings)) == {
+        "sk-master-abc123",
+        "sk-upstream-def456",
+        "sk-virtual-ghi789",
+    }
+
+
+def test_the_config_shapes_uvicorn_logs_and_quiets_chatty_libraries():
+    config = logging_config(LoggingSettings(level="debug", format="text"), [SECRET])
+    assert config["root"]["level"] == "DEBUG"
+    assert config["formatters"]["arbiter"]["()"].endswith("TextFormatter")
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        assert config["loggers"][name]["propagate"] is True
+        assert config["loggers"][name]["handlers"] == []
+    assert config["loggers"]["httpx"] == {"level": "WARNING"}
+    assert logging_config(LoggingSettings())["formatters"]["arbiter"]["()"].endswith(
+        "JsonFormatter"
+    )
+
+
+def test_lines_are_written_by_a_background_thread_and_flushed_on_close():
+    stream = io.StringIO()
+    handler = BackgroundStreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("arbiter.test.background")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for i in range(50):
+            logger.warning("line %d", i, extra={FIELDS_ATTR: {"i": i}})
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+        handler.close()
+    lines = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert [line["i"] for line in lines] == list(range(50))
+    assert lines[0]["message"] == "line 0"
