@@ -1,0 +1,114 @@
+"""Quality per model (or deployment) per task: pass rates with Wilson intervals.
+
+Two sources feed it:
+
+- eval runs (``arbiter rank --publish``): the latest published run per model
+  and task *replaces* the previous one, so re-publishing never double counts;
+- feedback (``POST /v1/feedback`` scores in 0..1, thumbs up = 1): accumulates.
+
+Scores may be fractional (a judge's 0.7); a score counts as that share of a
+success, which is what the Wilson interval and the Beta posterior take.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from routing.ranking.counters import TaskCounters
+from routing.state import SharedState
+
+__all__ = ["EVAL", "FEEDBACK", "QualityEstimate", "QualityStore", "wilson_interval"]
+
+EVAL, FEEDBACK = "eval", "feedback"
+_SOURCES = (EVAL, FEEDBACK)
+_SEP = "\t"
+Z95 = 1.959963984540054
+
+
+class QualityEstimate(NamedTuple):
+    mean: float
+    low: float
+    high: float
+    samples: float
+
+
+def wilson_interval(successes: float, trials: float, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval for a binomial proportion (0, 1 when there are no trials)."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p = min(max(successes / trials, 0.0), 1.0)
+    z2 = z * z
+    denominator = 1 + z2 / trials
+    center = (p + z2 / (2 * trials)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def _field(subject: str, source: str, what: str) -> str:
+    return f"{subject}{_SEP}{source}{_SEP}{what}"
+
+
+class QualityStore:
+    """Scores per subject (a model name, or a deployment id) and task."""
+
+    def __init__(self, *, max_tasks: int = 256) -> None:
+        self.counters = TaskCounters("q", max_tasks=max_tasks)
+
+    def attach(self, shared: SharedState | None) -> None:
+        self.counters.attach(shared)
+
+    @property
+    def version(self) -> int:
+        return self.counters.version
+
+    def tasks(self) -> list[str]:
+        return self.counters.tasks()
+
+    async def refresh(self) -> None:
+        await self.counters.refresh()
+
+    async def publish_eval(self, task: str, results: Mapping[str, tuple[float, float]]) -> None:
+        """Store an eval run: per model (summed score, cases). Replaces that model's last run."""
+        values: dict[str, float] = {}
+        for model, (score, cases) in results.items():
+            values[_field(model, EVAL, "s")] = float(score)
+            values[_field(model, EVAL, "n")] = float(cases)
+        await self.counters.put(task, values)
+
+    async def add_feedback(
+        self, task: str, subjects: tuple[str, ...], score: float, samples: float = 1.0
+    ) -> None:
+        """Count a score in 0..1 for each subject; negative ``samples`` takes one back."""
+        deltas: dict[str, float] = {}
+        for subject in subjects:
+            deltas[_field(subject, FEEDBACK, "s")] = score
+            deltas[_field(subject, FEEDBACK, "n")] = samples
+        await self.counters.incr(task, deltas)
+
+    def totals(self, subject: str, task: str) -> tuple[float, float]:
+        """(summed score, samples) over every source."""
+        counters = self.counters.get(task)
+        score = sum(counters.get(_field(subject, s, "s"), 0.0) for s in _SOURCES)
+        samples = sum(counters.get(_field(subject, s, "n"), 0.0) for s in _SOURCES)
+        return score, samples
+
+    def sources(self, subject: str, task: str) -> tuple[str, ...]:
+        counters = self.counters.get(task)
+        return tuple(s for s in _SOURCES if counters.get(_field(subject, s, "n"), 0.0) > 0)
+
+    def quality(self, subject: str, task: str) -> QualityEstimate | None:
+        """Mean score with its 95 % Wilson interval and sample count; None if unmeasured.
+
+        This is the ``QualitySource`` the ``quality`` routing strategy reads.
+        """
+        score, samples = self.totals(subject, task)
+        if samples <= 0:
+            return None
+        mean = min(max(score / samples, 0.0), 1.0)
+        low, high = wilson_interval(score, samples)
+        return QualityEstimate(mean, low, high, samples)
+
+    def subjects(self, task: str) -> set[str]:
+        return {name.split(_SEP, 1)[0] for name in self.counters.get(task)}
