@@ -20,6 +20,7 @@ from gateway.lifespan import lifespan_for
 from gateway.metrics import Metrics, MetricsHook, MetricsObserver
 from gateway.middleware import RequestContextMiddleware
 from gateway.openapi import install_openapi
+from gateway.ranking import install_ranking
 from gateway.runtime import plan_runtime
 
 __all__ = ["create_app"]
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     app.include_router(chat.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    install_ranking(app)  # scoreboard observer, ranking hook, /v1/rankings, /v1/compare, /dashboard
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.server.max_body_bytes,

@@ -10,7 +10,7 @@ records its decision there for the response headers.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -132,9 +132,12 @@ class Decision:
 
 @dataclass(slots=True)
 class RoutingRequest:
+    """One request's routing inputs, and the decision once made (``on_decision`` hears it)."""
+
     task: str = "general"
     constraints: Constraints = field(default_factory=Constraints)
     decision: Decision | None = None
+    on_decision: Callable[[Decision], None] | None = None
 
 
 current_request: ContextVar[RoutingRequest | None] = ContextVar(

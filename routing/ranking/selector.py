@@ -112,6 +112,8 @@ class CandidateSelector:
         decision = self.decide(routed, task, asked)
         if context is not None:
             context.decision = decision
+            if context.on_decision is not None:
+                context.on_decision(decision)
         self.last[routed.name] = decision
         counts = self.picks.setdefault(routed.name, {})
         counts[decision.model] = counts.get(decision.model, 0) + 1
