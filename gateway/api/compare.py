@@ -27,7 +27,12 @@ from gateway.api.chat import parse_chat_request, task_label
 from gateway.auth import Caller
 from gateway.context import RequestContext, RequestHook
 from gateway.errors import error_body, resolve_error
-from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundError
+from providers.errors import (
+    GatewayError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    PermissionDeniedError,
+)
 from providers.pricing import usage_cost_usd
 from providers.types import ChatRequest, message_text
 from routing.executor import Completion, Executor
@@ -221,7 +226,8 @@ async def compare(request: Request) -> Response:
         param = "judge" if i == len(models) else f"models.{i}"
         if not executor.knows(model):
             raise ModelNotFoundError(f"The model '{model}' does not exist", param=param)
-        caller.check_model(model)
+        if not caller.may_use(model):
+            raise PermissionDeniedError(f"this key may not use the model '{model}'", param=param)
     request_id = request.scope["state"]["request_id"]
     call = _Call(executor, state.hooks, caller, request.headers, task_label(request, chat))
     started = time.perf_counter()
