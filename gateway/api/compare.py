@@ -216,7 +216,36 @@ async def _judge(
     return {"judge": judge, "rubric": rubric, "pairs": report, "wins": wins, "ranking": order}
 
 
-@router.post("/v1/compare")
+_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "A chat completion request with `models` instead of `model`",
+                    "required": ["models", "messages"],
+                    "properties": {
+                        "models": {
+                            "type": "array",
+                            "items": {"type": "string", "minLength": 1},
+                            "minItems": 1,
+                            "maxItems": MAX_MODELS,
+                            "uniqueItems": True,
+                        },
+                        "messages": {"type": "array", "items": {"type": "object"}, "minItems": 1},
+                        "judge": {"type": "string", "minLength": 1},
+                        "rubric": {"type": "string"},
+                    },
+                    "additionalProperties": True,
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/v1/compare", openapi_extra=_OPENAPI)
 async def compare(request: Request) -> Response:
     state = request.app.state
     caller = state.keyring.authenticate(request.headers)

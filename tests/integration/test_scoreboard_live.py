@@ -133,3 +133,44 @@ async def test_two_arbiters_with_one_redis_show_one_scoreboard():
         finally:
             first.stop()
             second.stop()
+
+
+async def test_feedback_reaches_the_replica_that_did_not_answer():
+    async with redis_space("arbiter-fb") as prefix:
+        config = math_config(redis_url=REDIS_URL, key_prefix=prefix, sync_interval_s=0.1)
+        first, second = _start(config), _start(config)
+        try:
+            with (
+                httpx.Client(base_url=first.url, timeout=30) as a,
+                httpx.Client(base_url=second.url, timeout=30) as b,
+            ):
+                request_id = ask(a, "math-good", "What is 2 + 3?").headers["x-request-id"]
+                deadline = time.monotonic() + 20
+                while True:  # the answer reaches Redis with the next sync
+                    r = b.post("/v1/feedback", json={"request_id": request_id, "score": 1},
+                               headers=AUTH)  # fmt: skip
+                    if r.status_code != 404 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+                assert r.status_code == 204, r.text
+                while True:
+                    quality = row(rankings(a), "math-good")["quality"]
+                    if quality is not None or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+                assert quality == 1.0 and row(rankings(b), "math-good")["samples"] == 1
+            assert mock_upstream_calls(first) == 1 and mock_upstream_calls(second) == 0
+        finally:
+            first.stop()
+            second.stop()
+
+
+def test_with_redis_down_arbiter_still_serves_and_ranks_from_this_process(gateway):
+    arbiter = gateway(math_config(redis_url="redis://127.0.0.1:1/0"))
+    with httpx.Client(base_url=arbiter.url, timeout=30) as client:
+        for question, _ in questions(3, seed=6):
+            ask(client, "math-ok", question)
+        board = rankings(client)
+    assert not board["shared"]
+    assert row(board, "math-ok")["requests"] == 3
+    assert mock_upstream_calls(arbiter) == 3
