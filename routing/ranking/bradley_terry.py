@@ -75,7 +75,8 @@ def _fit(w: np.ndarray) -> np.ndarray:
         if change < _TOL:
             break
     strengths = p[:, :m]
-    return strengths / np.exp(np.log(strengths).mean(axis=1, keepdims=True))
+    normalised: np.ndarray = strengths / np.exp(np.log(strengths).mean(axis=1, keepdims=True))
+    return normalised
 
 
 def fit_strengths(wins: Mapping[tuple[str, str], float]) -> dict[str, float]:
@@ -94,11 +95,13 @@ def _win_rates(strengths: np.ndarray) -> np.ndarray:
         return np.full(strengths.shape, 0.5)
     prob = strengths[:, :, None] / (strengths[:, :, None] + strengths[:, None, :])
     prob[:, np.arange(m), np.arange(m)] = 0.0
-    return prob.sum(axis=2) / (m - 1)
+    rates: np.ndarray = prob.sum(axis=2) / (m - 1)
+    return rates
 
 
 def _elo(strengths: np.ndarray) -> np.ndarray:
-    return 1000.0 + 400.0 * np.log10(strengths)
+    scores: np.ndarray = 1000.0 + 400.0 * np.log10(strengths)
+    return scores
 
 
 def rank_pairwise(
@@ -124,7 +127,8 @@ def rank_pairwise(
     rows = np.array([index[a] for a, _ in cells])
     cols = np.array([index[b] for _, b in cells])
     boot = np.zeros((draws.shape[0], len(models), len(models)))
-    np.add.at(boot, (slice(None), rows, cols), draws)  # duplicate cells add up
+    for cell, (row, col) in enumerate(zip(rows, cols, strict=True)):
+        boot[:, row, col] += draws[:, cell]
     resampled = _fit(boot)
     tail = (1 - confidence) / 2 * 100
     low_q, high_q = tail, 100 - tail

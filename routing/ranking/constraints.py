@@ -101,6 +101,9 @@ def parse_constraints(values: Mapping[str, Any], *, where: str = "metadata") -> 
     ``header`` gives ``x-arbiter-min-quality``.
     """
 
+    if not any(key in values for key in _ALL_KEYS):
+        return _NONE
+
     def name(key: str) -> str:
         return f"x-arbiter-{key.replace('_', '-')}" if where == "header" else f"{where}.{key}"
 
@@ -116,6 +119,10 @@ def parse_constraints(values: Mapping[str, Any], *, where: str = "metadata") -> 
             )
         found["prefer"] = prefer
     return replace(Constraints(), **found)
+
+
+_NONE = Constraints()
+_ALL_KEYS = (*CONSTRAINT_KEYS, "prefer")
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,6 @@ def quantile(counts: Mapping[int, int], q: float) -> float | None:
             share = (rank - seen) / n
             if k == 0:
                 return upper * share
-            return lower * (upper / lower) ** share
+            return float(lower * (upper / lower) ** share)
         seen += n
     return bucket_bounds(max(counts))[1]

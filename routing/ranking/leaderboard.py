@@ -55,11 +55,13 @@ class LeaderboardRow:
 
 def pareto_front(points: Mapping[str, tuple[float | None, float | None]]) -> set[str]:
     """Names not dominated on (quality: higher is better, cost: lower is better)."""
-    known = {n: (q, c) for n, (q, c) in points.items() if q is not None and c is not None}
+    known: dict[str, tuple[float, float]] = {
+        n: (q, c) for n, (q, c) in points.items() if q is not None and c is not None
+    }
     front = set()
     for name, (q, c) in known.items():
         dominated = any(
-            oq >= q and oc <= c and (oq > q or oc < c)  # type: ignore[operator]
+            oq >= q and oc <= c and (oq > q or oc < c)
             for other, (oq, oc) in known.items()
             if other != name
         )

@@ -55,6 +55,8 @@ class QualityStore:
 
     def __init__(self, *, max_tasks: int = 256) -> None:
         self.counters = TaskCounters("q", max_tasks=max_tasks)
+        self._estimates: dict[tuple[str, str], QualityEstimate | None] = {}
+        self._estimated_at = -1  # the counters' version the estimates were computed at
 
     def attach(self, shared: SharedState | None) -> None:
         self.counters.attach(shared)
@@ -103,12 +105,20 @@ class QualityStore:
 
         This is the ``QualitySource`` the ``quality`` routing strategy reads.
         """
+        if self._estimated_at != self.counters.version:
+            self._estimates.clear()
+            self._estimated_at = self.counters.version
+        key = (subject, task)
+        if key in self._estimates:
+            return self._estimates[key]
         score, samples = self.totals(subject, task)
-        if samples <= 0:
-            return None
-        mean = min(max(score / samples, 0.0), 1.0)
-        low, high = wilson_interval(score, samples)
-        return QualityEstimate(mean, low, high, samples)
+        estimate = None
+        if samples > 0:
+            low, high = wilson_interval(score, samples)
+            estimate = QualityEstimate(min(max(score / samples, 0.0), 1.0), low, high, samples)
+        if len(self._estimates) < 100_000:
+            self._estimates[key] = estimate
+        return estimate
 
     def subjects(self, task: str) -> set[str]:
         return {name.split(_SEP, 1)[0] for name in self.counters.get(task)}

@@ -25,40 +25,48 @@ from typing import Any
 from providers.pricing import usage_cost_usd
 from routing.executor import Attempt
 from routing.ranking.histogram import bucket_of
-from routing.ranking.tally import Stats, Tally, summarize
+from routing.ranking.tally import Observation, Stats, Tally, summarize
 from routing.state import SharedState
 
-__all__ = ["DEPLOYMENT", "MODEL", "Scoreboard", "tally_attempt"]
+__all__ = ["DEPLOYMENT", "MODEL", "Scoreboard", "observe"]
 
 MODEL, DEPLOYMENT = "m", "d"
 _SEP = "\t"
 _MIN_GEN_S = 0.001  # a stream delivered all at once still took some time
+_ERROR = Observation(error=True)
 
 Slices = dict[int, dict[str, Tally]]
 
 
-def tally_attempt(attempt: Attempt) -> Tally:
-    """One attempt as a tally: an error counts as a request; a success also counts
-    its latency, time to first token (streams), tokens, generation time and cost."""
-    tally = Tally(requests=1)
+def observe(attempt: Attempt) -> Observation:
+    """One attempt as the scoreboard counts it: an error is a request; a success also
+    brings its latency, time to first token (streams), tokens, generation time and cost."""
     if attempt.error is not None:
-        tally.errors = 1
-        return tally
-    tally.latency[bucket_of(attempt.latency_s)] = 1
-    if attempt.stream and attempt.ttft_s is not None:
-        tally.ttft[bucket_of(attempt.ttft_s)] = 1
+        return _ERROR
     usage = attempt.usage or {}
     output = int(usage.get("completion_tokens") or 0)
     tokens = int(usage.get("prompt_tokens") or 0) + output
-    if output:
-        started = attempt.ttft_s if attempt.stream and attempt.ttft_s is not None else 0.0
-        tally.output_tokens = output
-        tally.gen_seconds = max(attempt.latency_s - started, _MIN_GEN_S)
-    tally.total_tokens = tokens
-    cost = usage_cost_usd(usage, attempt.target)
-    if cost is not None:
-        tally.cost_usd, tally.priced, tally.priced_tokens = cost, 1, tokens
-    return tally
+    ttft = attempt.ttft_s if attempt.stream else None
+    gen = max(attempt.latency_s - (ttft or 0.0), _MIN_GEN_S) if output else 0.0
+    return Observation(
+        error=False,
+        latency_bucket=bucket_of(attempt.latency_s),
+        ttft_bucket=None if ttft is None else bucket_of(ttft),
+        output_tokens=output,
+        total_tokens=tokens,
+        gen_seconds=gen,
+        cost_usd=usage_cost_usd(usage, attempt.target),
+    )
+
+
+def _record(slices: Slices, slice_id: int, entry: str, observation: Observation) -> None:
+    entries = slices.get(slice_id)
+    if entries is None:
+        entries = slices[slice_id] = {}
+    tally = entries.get(entry)
+    if tally is None:
+        tally = entries[entry] = Tally()
+    tally.record(observation)
 
 
 def _add(slices: Slices, slice_id: int, entry: str, tally: Tally) -> None:
@@ -103,6 +111,7 @@ class Scoreboard:
         self._last_full_read = -math.inf
         self._remote_ok = False
         self._view: dict[str, Stats] = {}
+        self.generation = 0  # bumped whenever the view is rebuilt
 
     def attach(self, shared: SharedState | None) -> None:
         """Share through ``shared`` from now on (when it has Redis)."""
@@ -117,11 +126,11 @@ class Scoreboard:
 
     def on_attempt(self, attempt: Attempt) -> None:
         slice_id = int(self._clock() // self.slice_s)
-        tally = tally_attempt(attempt)
+        observation = observe(attempt)
         for entry in (MODEL + _SEP + attempt.model, DEPLOYMENT + _SEP + attempt.target.id):
-            _add(self._local, slice_id, entry, tally)
+            _record(self._local, slice_id, entry, observation)
             if self._shared is not None:
-                _add(self._pending, slice_id, entry, tally)
+                _record(self._pending, slice_id, entry, observation)
 
     def model(self, name: str) -> Stats | None:
         return self._view.get(MODEL + _SEP + name)
@@ -221,3 +230,4 @@ class Scoreboard:
                     for entry, tally in entries.items():
                         grouped.setdefault(entry, []).append(tally)
         self._view = {entry: summarize(tallies) for entry, tallies in grouped.items()}
+        self.generation += 1

@@ -44,6 +44,7 @@ from routing.routes import ModelRoute, RoutedModel
 __all__ = ["CandidateSelector", "CandidateView", "list_price_per_mtok"]
 
 GENERAL = "general"
+_NO_CONSTRAINTS = Constraints()
 _INPUT_SHARE = 0.75  # list prices are blended 3:1 input:output, as leaderboards usually do
 
 
@@ -96,6 +97,9 @@ class CandidateSelector:
         self.list_price = {name: list_price_per_mtok(route) for name, route in routes.items()}
         self.prior = {name: _configured_quality(route) for name, route in routes.items()}
         self.live = {name: _is_live(name, routes) for name in routes}
+        self._base: dict[RoutedModel, Constraints] = {}
+        self._views: dict[tuple[str, str], CandidateView] = {}
+        self._views_of = (-1, -1)  # (quality version, scoreboard generation) of those views
         self.last: dict[str, Decision] = {}  # routed model -> its latest decision
         self.picks: dict[str, dict[str, int]] = {}  # routed model -> candidate -> times chosen
 
@@ -121,10 +125,12 @@ class CandidateSelector:
 
     # -- the decision ---------------------------------------------------------
 
-    @staticmethod
-    def constraints(routed: RoutedModel, asked: Constraints | None = None) -> Constraints:
-        base = Constraints.of(routed)
-        return base if asked is None else base.tightened_by(asked)
+    def constraints(self, routed: RoutedModel, asked: Constraints | None = None) -> Constraints:
+        """The routed model's own constraints, tightened by what the request asks."""
+        base = self._base.get(routed)
+        if base is None:
+            base = self._base[routed] = Constraints.of(routed)
+        return base if asked is None or asked == _NO_CONSTRAINTS else base.tightened_by(asked)
 
     def assess(self, routed: RoutedModel, task: str) -> list[dict[str, object]]:
         """Each candidate's figures and whether it meets the routed model's own
@@ -155,6 +161,20 @@ class CandidateSelector:
         return out
 
     def view(self, name: str, task: str) -> CandidateView:
+        """What is known of a candidate; recomputed only when scores or the scoreboard change."""
+        current = (self.quality.version, self.scoreboard.generation)
+        if current != self._views_of:
+            self._views.clear()
+            self._views_of = current
+        key = (name, task)
+        view = self._views.get(key)
+        if view is None:
+            view = self._compute_view(name, task)
+            if len(self._views) < 100_000:
+                self._views[key] = view
+        return view
+
+    def _compute_view(self, name: str, task: str) -> CandidateView:
         estimate = self.quality.quality(name, task)
         if estimate is None and task != GENERAL:
             estimate = self.quality.quality(name, GENERAL)
@@ -205,10 +225,12 @@ class CandidateSelector:
         key = _preference_key(prefer, judged)
         live = [v for v in views if v.live]
         passing = [v for v in live if _within_caps(v, constraints)]
-        best = max((judged[v.name] for v in passing if judged[v.name] is not None), default=None)
+        known = [q for q in (judged[v.name] for v in passing) if q is not None]
+        best = max(known, default=None)
         eligible = [v for v in passing if _meets_quality(judged[v.name], constraints, best)]
         eligible.sort(key=key)
-        rest = [v for v in views if v not in eligible]
+        chosen_ids = {id(v) for v in eligible}
+        rest = [v for v in views if id(v) not in chosen_ids]
         if eligible:
             rest.sort(key=lambda v: (not v.live, *key(v)))
             chosen = eligible[0]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from routing.ranking.histogram import quantile
 
-__all__ = ["Stats", "Tally", "summarize"]
+__all__ = ["Observation", "Stats", "Tally", "summarize"]
 
 # Flat field names, kept short: they are stored once per entry per slice in Redis.
 _INT_FIELDS = {
@@ -25,6 +25,19 @@ _INT_FIELDS = {
 }
 _FLOAT_FIELDS = {"gen": "gen_seconds", "usd": "cost_usd"}
 _LATENCY, _TTFT = "l", "t"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One attempt, reduced to what a tally counts."""
+
+    error: bool
+    latency_bucket: int = 0
+    ttft_bucket: int | None = None
+    output_tokens: int = 0
+    total_tokens: int = 0
+    gen_seconds: float = 0.0
+    cost_usd: float | None = None
 
 
 @dataclass(slots=True)
@@ -41,12 +54,35 @@ class Tally:
     priced_tokens: int = 0  # tokens of those
 
     def add(self, other: Tally) -> None:
-        for name in (*_INT_FIELDS.values(), *_FLOAT_FIELDS.values()):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.requests += other.requests
+        self.errors += other.errors
+        self.output_tokens += other.output_tokens
+        self.total_tokens += other.total_tokens
+        self.gen_seconds += other.gen_seconds
+        self.cost_usd += other.cost_usd
+        self.priced += other.priced
+        self.priced_tokens += other.priced_tokens
         for k, n in other.latency.items():
             self.latency[k] = self.latency.get(k, 0) + n
         for k, n in other.ttft.items():
             self.ttft[k] = self.ttft.get(k, 0) + n
+
+    def record(self, o: Observation) -> None:
+        """Count one attempt (the hot path: plain increments, no allocation)."""
+        self.requests += 1
+        if o.error:
+            self.errors += 1
+            return
+        self.latency[o.latency_bucket] = self.latency.get(o.latency_bucket, 0) + 1
+        if o.ttft_bucket is not None:
+            self.ttft[o.ttft_bucket] = self.ttft.get(o.ttft_bucket, 0) + 1
+        self.output_tokens += o.output_tokens
+        self.total_tokens += o.total_tokens
+        self.gen_seconds += o.gen_seconds
+        if o.cost_usd is not None:
+            self.cost_usd += o.cost_usd
+            self.priced += 1
+            self.priced_tokens += o.total_tokens
 
     def fields(self) -> dict[str, int | float]:
         """Flat, non-zero fields: the form stored in Redis hashes."""
