@@ -74,6 +74,10 @@ class RankingHook:
                 self.targets.setdefault((route.name, target.provider, target.model), target)
 
     async def on_request(self, ctx: RequestContext) -> None:
+        """For a routed model: what the request asks, for the selector. Other models'
+        requests may carry ``metadata`` of their own; it is not read here."""
+        if ctx.chat.model not in self.service.routed:
+            return
         routing = RoutingRequest(
             task=ctx.task,
             constraints=asked_constraints(ctx.headers, ctx.chat.metadata),

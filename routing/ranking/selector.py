@@ -100,6 +100,8 @@ class CandidateSelector:
         self._base: dict[RoutedModel, Constraints] = {}
         self._views: dict[tuple[str, str], CandidateView] = {}
         self._views_of = (-1, -1)  # (quality version, scoreboard generation) of those views
+        # Decisions that drew nothing at random, until the figures change: the steady state.
+        self._decisions: dict[tuple[RoutedModel, str, Constraints], Decision] = {}
         self.last: dict[str, Decision] = {}  # routed model -> its latest decision
         self.picks: dict[str, dict[str, int]] = {}  # routed model -> candidate -> times chosen
 
@@ -162,10 +164,7 @@ class CandidateSelector:
 
     def view(self, name: str, task: str) -> CandidateView:
         """What is known of a candidate; recomputed only when scores or the scoreboard change."""
-        current = (self.quality.version, self.scoreboard.generation)
-        if current != self._views_of:
-            self._views.clear()
-            self._views_of = current
+        self._check_fresh()
         key = (name, task)
         view = self._views.get(key)
         if view is None:
@@ -173,6 +172,14 @@ class CandidateSelector:
             if len(self._views) < 100_000:
                 self._views[key] = view
         return view
+
+    def _check_fresh(self) -> None:
+        """Forget cached views and decisions once scores or the scoreboard have changed."""
+        current = (self.quality.version, self.scoreboard.generation)
+        if current != self._views_of:
+            self._views.clear()
+            self._decisions.clear()
+            self._views_of = current
 
     def _compute_view(self, name: str, task: str) -> CandidateView:
         estimate = self.quality.quality(name, task)
@@ -212,8 +219,14 @@ class CandidateSelector:
         """The decision for one request; ``exploit_only`` judges every candidate by its
         mean (no sampling): what routing settles on, as the leaderboard shows it."""
         constraints = self.constraints(routed, asked)
-        views = [self.view(name, task) for name in routed.candidates]
         explore = not exploit_only and self.rng.random() < routed.explore
+        self._check_fresh()
+        cache_key = (routed, task, constraints)
+        if not explore:
+            cached = self._decisions.get(cache_key)
+            if cached is not None:
+                return cached
+        views = [self.view(name, task) for name in routed.candidates]
         judged: dict[str, float | None] = {}
         sampled: set[str] = set()
         for v in views:
@@ -242,8 +255,12 @@ class CandidateSelector:
             chosen = rest[0]
             reason = f"no candidate meets {constraints.describe()}; highest quality first"
         order = tuple(v.name for v in (*eligible, *rest))
-        explored = chosen.name in sampled
-        return Decision(routed.name, chosen.name, order, explored, bool(eligible), reason)
+        decision = Decision(
+            routed.name, chosen.name, order, chosen.name in sampled, bool(eligible), reason
+        )
+        if not sampled and len(self._decisions) < 10_000:
+            self._decisions[cache_key] = decision
+        return decision
 
 
 def _configured_quality(route: ModelRoute) -> float | None:

@@ -69,7 +69,16 @@ def test_a_request_tightens_the_constraints_with_headers_or_metadata(gateway):
         assert bad.json()["error"]["param"] == "x-arbiter-max-p95-latency-ms"
         wrong = ask(client, "What is 1 + 6?", metadata={"prefer": "vibes"})
         assert wrong.status_code == 400 and wrong.json()["error"]["param"] == "metadata.prefer"
-    assert mock_upstream_calls(arbiter) == 4
+        # a plain model's metadata is the client's own business
+        plain = {"model": "math-ok", "messages": [{"role": "user", "content": "1+8?"}],
+                 "metadata": {"prefer": "vibes"}}  # fmt: skip
+        assert client.post("/v1/chat/completions", json=plain, headers=AUTH).status_code == 200
+        body = {"model": "auto", "stream": True, "messages": [{"role": "user", "content": "1+7?"}]}
+        with client.stream("POST", "/v1/chat/completions", json=body, headers=AUTH) as streamed:
+            assert streamed.headers["x-arbiter-model"] == "math-ok"
+            assert streamed.headers["x-arbiter-route-reason"].startswith("exploit: math-ok")
+            assert streamed.read().endswith(b"data: [DONE]\n\n")
+    assert mock_upstream_calls(arbiter) == 6
 
 
 def test_exploration_measures_every_candidate_then_settles_on_the_right_one(gateway):
