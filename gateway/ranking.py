@@ -103,11 +103,13 @@ class RankingHook:
                 deployment=target.id if target is not None else None,
             )
         )
+        if ctx.chat.stream or COST_HEADER in ctx.response_headers:
+            return  # a cost hook (budgets) may have said it already
         cost = ctx.cost_usd
         if cost is None and target is not None:
             cost = usage_cost_usd(ctx.usage, target)
-        if cost is not None and not ctx.chat.stream:
-            ctx.response_headers[COST_HEADER] = f"{cost:.8f}"
+        if cost is not None:
+            ctx.response_headers[COST_HEADER] = f"{cost:.10f}"
 
 
 def install_ranking(app: FastAPI) -> RankingService:
