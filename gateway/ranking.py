@@ -75,8 +75,10 @@ class RankingHook:
 
     async def on_request(self, ctx: RequestContext) -> None:
         """For a routed model: what the request asks, for the selector. Other models'
-        requests may carry ``metadata`` of their own; it is not read here."""
+        requests may carry ``metadata`` of their own; only their task label is passed on."""
         if ctx.chat.model not in self.service.routed:
+            if ctx.task != "general":  # the task, for strategies that rank by quality
+                current_request.set(RoutingRequest(task=ctx.task))
             return
         routing = RoutingRequest(
             task=ctx.task,

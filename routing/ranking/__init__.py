@@ -11,9 +11,15 @@ from routing.ranking.constraints import (
     RoutingRequest,
     current_request,
     parse_constraints,
+    request_task,
 )
 from routing.ranking.leaderboard import LeaderboardRow, build_leaderboard, pareto_front
-from routing.ranking.quality import QualityEstimate, QualityStore, wilson_interval
+from routing.ranking.quality import (
+    MeasuredQuality,
+    QualityEstimate,
+    QualityStore,
+    wilson_interval,
+)
 from routing.ranking.scoreboard import Scoreboard
 from routing.ranking.selector import CandidateSelector
 from routing.ranking.service import RankingService
@@ -28,6 +34,7 @@ __all__ = [
     "Constraints",
     "Decision",
     "LeaderboardRow",
+    "MeasuredQuality",
     "QualityEstimate",
     "QualityStore",
     "RankingService",
@@ -41,5 +48,6 @@ __all__ = [
     "pareto_front",
     "parse_constraints",
     "rank_pairwise",
+    "request_task",
     "wilson_interval",
 ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from providers.errors import InvalidRequestError
+from providers.types import ChatRequest
 from routing.routes import RoutedModel
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "RoutingRequest",
     "current_request",
     "parse_constraints",
+    "request_task",
 ]
 
 PREFERENCES = ("quality", "cost", "latency")
@@ -150,3 +152,13 @@ class RoutingRequest:
 current_request: ContextVar[RoutingRequest | None] = ContextVar(
     "arbiter_routing_request", default=None
 )
+
+
+def request_task(request: ChatRequest) -> str:
+    """The task label of the request being routed: the gateway's (header or metadata),
+    else the request's ``metadata.task``, else ``general``."""
+    context = current_request.get()
+    if context is not None:
+        return context.task
+    task = (request.metadata or {}).get("task")
+    return task if isinstance(task, str) and task else "general"

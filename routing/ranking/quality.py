@@ -16,10 +16,20 @@ import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from providers.base import Target
+from providers.types import ChatRequest
+from routing.ranking.constraints import request_task
 from routing.ranking.counters import TaskCounters
 from routing.state import SharedState
 
-__all__ = ["EVAL", "FEEDBACK", "QualityEstimate", "QualityStore", "wilson_interval"]
+__all__ = [
+    "EVAL",
+    "FEEDBACK",
+    "MeasuredQuality",
+    "QualityEstimate",
+    "QualityStore",
+    "wilson_interval",
+]
 
 EVAL, FEEDBACK = "eval", "feedback"
 _SOURCES = (EVAL, FEEDBACK)
@@ -122,3 +132,28 @@ class QualityStore:
 
     def subjects(self, task: str) -> set[str]:
         return {name.split(_SEP, 1)[0] for name in self.counters.get(task)}
+
+
+class MeasuredQuality:
+    """Measured quality of a deployment for a request, in [0, 1]: the ``QualitySource``
+    the ``quality`` routing strategy orders a model's deployments by.
+
+    For the request's task, then ``general``: the deployment's own feedback score
+    once it has ``min_samples`` of them, else the model's score (evals and
+    feedback); with no measurement, the ``quality`` written in the config.
+    """
+
+    def __init__(self, store: QualityStore, *, min_samples: float = 10.0) -> None:
+        self.store = store
+        self.min_samples = min_samples
+
+    def quality(self, target: Target, request: ChatRequest) -> float | None:
+        task = request_task(request)
+        for label in (task, "general") if task != "general" else ("general",):
+            own = self.store.quality(target.id, label)
+            if own is not None and own.samples >= self.min_samples:
+                return own.mean
+            model = self.store.quality(target.model_name, label)
+            if model is not None:
+                return model.mean
+        return target.quality

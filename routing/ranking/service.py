@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from routing.ranking.answers import Answer, AnswerLog
 from routing.ranking.bradley_terry import ArenaRanking, rank_pairwise
 from routing.ranking.leaderboard import LeaderboardRow, build_leaderboard
-from routing.ranking.quality import QualityStore
+from routing.ranking.quality import MeasuredQuality, QualityStore
 from routing.ranking.scoreboard import Scoreboard
 from routing.ranking.selector import CandidateSelector
 from routing.ranking.votes import VoteStore
@@ -53,6 +53,7 @@ class RankingService:
         self.seed = seed if seed is not None else 0
         self.scoreboard = Scoreboard(window_s=window_s, slice_s=min(slice_s, window_s))
         self.quality = QualityStore()
+        self.deployment_quality = MeasuredQuality(self.quality)  # for the `quality` strategy
         self.votes = VoteStore()
         self.answers = AnswerLog(ttl_s=answers_ttl_s, max_entries=answers_max)
         self.selector = CandidateSelector(

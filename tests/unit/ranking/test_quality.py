@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 
-from routing.ranking.quality import QualityStore, wilson_interval
+from providers.base import Target
+from providers.types import ChatRequest
+from routing.ranking.constraints import RoutingRequest, current_request
+from routing.ranking.quality import MeasuredQuality, QualityStore, wilson_interval
 from routing.state import SharedState
 from tests.fakes.redis_space import REDIS_URL, redis_space
 
@@ -54,3 +57,29 @@ async def test_replicas_share_quality_through_redis():
             assert abs(store.quality("m", "general").mean - 9 / 11) < 1e-12
         await a_state.aclose()
         await b_state.aclose()
+
+
+async def test_measured_quality_orders_deployments_for_the_quality_strategy():
+    def target(n: int, configured: float | None = None) -> Target:
+        return Target(id=f"gpt/p{n}/gpt#{n}", model_name="gpt", provider=f"p{n}",
+                      provider_type="openai", model="gpt", base_url="http://x",
+                      quality=configured)  # fmt: skip
+
+    store = QualityStore()
+    source = MeasuredQuality(store, min_samples=10)
+    request = ChatRequest(model="gpt", messages=[{"role": "user", "content": "hi"}])
+    assert source.quality(target(0, configured=0.7), request) == 0.7  # nothing measured yet
+    await store.publish_eval("general", {"gpt": (80, 100)})
+    assert source.quality(target(0), request) == 0.8  # the model's score
+    for _ in range(10):
+        await store.add_feedback("general", ("gpt", "gpt/p1/gpt#1"), 0.0)
+    assert source.quality(target(1), request) == 0.0  # its own, once it has enough
+    assert source.quality(target(0), request) == 80 / 110
+    await store.publish_eval("code", {"gpt": (99, 100)})
+    token = current_request.set(RoutingRequest(task="code"))
+    try:
+        assert source.quality(target(0), request) == 0.99  # the request's task first
+    finally:
+        current_request.reset(token)
+    code = request.model_copy(update={"metadata": {"task": "code"}})
+    assert source.quality(target(0), code) == 0.99
