@@ -26,6 +26,7 @@ from gateway.limits import RateLimitHook
 from gateway.metrics import Metrics, MetricsHook, MetricsObserver
 from gateway.middleware import RequestContextMiddleware
 from gateway.openapi import install_openapi
+from gateway.ranking import install_ranking
 from gateway.runtime import plan_runtime
 from gateway.usage import UsageLedger
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(usage.router)
+    install_ranking(app)  # scoreboard observer, ranking hook, /v1/rankings, /v1/compare, /dashboard
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.server.max_body_bytes,

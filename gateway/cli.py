@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.ranking_cli import add_rank_command
 
 __all__ = ["main"]
 
@@ -110,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate the config and show what would run")
     check.add_argument("--config", default=argparse.SUPPRESS)
     check.set_defaults(func=cmd_check)
+
+    add_rank_command(sub)
     return parser
 
 

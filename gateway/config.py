@@ -31,6 +31,7 @@ __all__ = [
     "KeySettings",
     "ModelSettings",
     "ProviderSettings",
+    "RankingSettings",
     "Settings",
     "TracingSettings",
     "interpolate",
@@ -152,6 +153,7 @@ class ModelSettings(_Strict):
     max_p95_latency_ms: float | None = Field(default=None, gt=0)
     max_cost_per_mtok: float | None = Field(default=None, ge=0)
     explore: float = Field(default=0.05, ge=0, le=1)
+    max_quality_gap: float | None = Field(default=None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _one_kind(self) -> ModelSettings:
@@ -197,6 +199,17 @@ class KeySettings(_Strict):
         return self
 
 
+class RankingSettings(_Strict):
+    window_s: float = Field(default=900.0, gt=0)  # the scoreboard's sliding window
+    slice_s: float = Field(default=60.0, gt=0)  # ... kept as slices of this length
+    sync_interval_s: float = Field(default=1.0, gt=0)  # share with / read from other replicas
+    min_samples: float = Field(default=20.0, ge=0)  # fewer quality samples: keep exploring
+    answers_ttl_s: float = Field(default=86400.0, gt=0)  # feedback may name answers this old
+    answers_max: int = Field(default=100_000, ge=1)  # answers remembered per process
+    bootstrap_rounds: int = Field(default=200, ge=10, le=5000)
+    seed: int | None = None  # fixes exploration draws and bootstrap resamples
+
+
 class LoggingSettings(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
@@ -224,6 +237,7 @@ class Settings(_Strict):
     keys: list[KeySettings] = Field(default_factory=list)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    ranking: RankingSettings = Field(default_factory=RankingSettings)
 
     @model_validator(mode="after")
     def _cross_check(self) -> Settings:

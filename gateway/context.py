@@ -11,6 +11,7 @@ and never raise.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,6 +28,7 @@ class RequestContext:
     caller: Caller
     chat: ChatRequest
     task: str = "general"
+    headers: Mapping[str, str] = field(default_factory=dict)  # the client's request headers
     started: float = field(default_factory=time.perf_counter)
     # Filled in as the request is served:
     model: str | None = None  # the model that answered (after fallbacks)

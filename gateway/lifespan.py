@@ -39,8 +39,13 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
         upstreams = open_upstreams(plan, transport)
         state.upstreams = upstreams
         state.executor = Executor(
-            plan.routes, upstreams, routed=plan.routed, observers=state.observers
+            plan.routes,
+            upstreams,
+            routed=plan.routed,
+            observers=state.observers,
+            pick_candidates=state.ranking.selector.pick,
         )
+        await state.ranking.start(shared)
         state.draining = False
 
         def begin_drain() -> None:
@@ -59,6 +64,7 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
             state.draining = True
             restore_signals()
             await flush_all([*state.hooks, *state.observers])
+            await state.ranking.aclose()
             await asyncio.gather(*(u.client.aclose() for u in upstreams.values()))
             await shared.aclose()
 

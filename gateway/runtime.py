@@ -122,6 +122,7 @@ def plan_runtime(settings: Settings) -> RuntimePlan:
                 max_p95_latency_ms=model.max_p95_latency_ms,
                 max_cost_per_mtok=model.max_cost_per_mtok,
                 explore=model.explore,
+                max_quality_gap=model.max_quality_gap,
             )
             continue
         targets = tuple(

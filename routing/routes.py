@@ -32,3 +32,4 @@ class RoutedModel:
     max_p95_latency_ms: float | None = None
     max_cost_per_mtok: float | None = None
     explore: float = 0.05
+    max_quality_gap: float | None = None  # "within N points of the best candidate's quality"

@@ -41,12 +41,22 @@ class SharedState:
 
     @classmethod
     def from_url(
-        cls, url: str | None, *, prefix: str = "arbiter:", **kwargs: object
+        cls,
+        url: str | None,
+        *,
+        prefix: str = "arbiter:",
+        timeout_s: float = 1.0,
+        **kwargs: object,
     ) -> SharedState:
+        """A store on ``url``. ``timeout_s`` bounds how long one Redis call may hold a
+        request before the request is served from local state instead."""
         if not url:
             return cls(None, prefix=prefix)
         client = Redis.from_url(
-            url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=5
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            health_check_interval=5,
         )
         return cls(client, prefix=prefix, **kwargs)  # type: ignore[arg-type]
 

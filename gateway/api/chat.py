@@ -88,7 +88,11 @@ async def chat_completions(request: Request) -> Response:
         raise ModelNotFoundError(f"The model '{chat.model}' does not exist", param="model")
     caller.check_model(chat.model)
     ctx = RequestContext(
-        request.scope["state"]["request_id"], caller, chat, task=task_label(request, chat)
+        request.scope["state"]["request_id"],
+        caller,
+        chat,
+        task=task_label(request, chat),
+        headers=request.headers,
     )
     request.scope["state"]["context"] = ctx  # the access log middleware leaves it to the hooks
     hooks: Sequence[RequestHook] = state.hooks
