@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -86,8 +87,9 @@ class ProviderSettings(_Strict):
     @classmethod
     def _known_type(cls, value: str) -> str:
         if value not in PROVIDER_TYPES:
-            raise ValueError(f"unknown provider type {value!r}; known: "
-                             f"{', '.join(sorted(PROVIDER_TYPES))}")
+            raise ValueError(
+                f"unknown provider type {value!r}; known: {', '.join(sorted(PROVIDER_TYPES))}"
+            )
         return value
 
     def resolved_key(self) -> SecretStr | None:
@@ -228,6 +230,7 @@ class TracingSettings(_Strict):
 
 
 class Settings(_Strict):
+    _key_variables: dict[str, str] = PrivateAttr(default_factory=dict)
     server: ServerSettings = Field(default_factory=ServerSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
@@ -238,6 +241,10 @@ class Settings(_Strict):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     ranking: RankingSettings = Field(default_factory=RankingSettings)
+
+    def key_variable(self, provider: str) -> str | None:
+        """The environment variable a provider's api_key is read from, if the file says."""
+        return self._key_variables.get(provider)
 
     @model_validator(mode="after")
     def _cross_check(self) -> Settings:
@@ -321,8 +328,28 @@ def _describe(exc: ValidationError, lines: dict[tuple[Any, ...], int]) -> str:
     return "\n".join(messages)
 
 
+def _key_variables(raw: str) -> dict[str, str]:
+    """provider name -> the environment variable its api_key comes from, if any.
+
+    Read from the text before interpolation, so that a disabled provider can say
+    which variable to set ("openai: OPENAI_API_KEY is empty")."""
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return {}
+    providers = data.get("providers") if isinstance(data, dict) else None
+    found: dict[str, str] = {}
+    for name, provider in (providers or {}).items() if isinstance(providers, dict) else ():
+        key = provider.get("api_key") if isinstance(provider, dict) else None
+        match = _VAR.fullmatch(key.strip()) if isinstance(key, str) else None
+        if match:
+            found[str(name)] = match.group(1)
+    return found
+
+
 def parse_settings(text: str, *, environ: dict[str, str] | None = None) -> Settings:
     """Interpolate, parse and validate config text; raises ConfigError."""
+    key_variables = _key_variables(text)
     text = interpolate(text, environ)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -335,9 +362,11 @@ def parse_settings(text: str, *, environ: dict[str, str] | None = None) -> Setti
     if node is not None:
         _key_lines(node, (), lines)
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, lines)) from None
+    settings._key_variables = key_variables
+    return settings
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:

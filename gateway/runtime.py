@@ -49,12 +49,14 @@ class RuntimePlan:
         return bool(route.targets) or any(self._servable(f, seen) for f in route.fallbacks)
 
 
-def _disabled_reason(name: str, provider: ProviderSettings) -> str | None:
+def _disabled_reason(name: str, provider: ProviderSettings, variable: str | None) -> str | None:
     if PROVIDER_TYPES.get(provider.type) is None:
         return f"provider type {provider.type!r} is not available in this build"
     if PROVIDER_TYPES[provider.type].requires_key and provider.resolved_key() is None:
         if provider.api_key_file:
             return f"api_key_file {str(provider.api_key_file)!r} is missing or empty"
+        if variable:
+            return f"{variable} is empty"
         return "api_key is empty (set it in the config or its environment variable)"
     missing = [key for key in PROVIDER_TYPES[provider.type].requires if not _is_set(provider, key)]
     if missing:
@@ -102,7 +104,7 @@ def _target(model: str, index: int, settings: Settings, dep: DeploymentSettings)
 def plan_runtime(settings: Settings) -> RuntimePlan:
     plan = RuntimePlan()
     for name, provider in settings.providers.items():
-        reason = _disabled_reason(name, provider)
+        reason = _disabled_reason(name, provider, settings.key_variable(name))
         if reason is None:
             try:
                 plan.adapters[name] = create_adapter(provider.type, provider.options())

@@ -40,7 +40,7 @@ def test_check_lists_disabled_providers_and_deployments():
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "openai (openai): DISABLED - api_key is empty" in result.stdout
+    assert "openai (openai): DISABLED - OPENAI_API_KEY is empty" in result.stdout
     assert "local (mock): enabled" in result.stdout
     assert "openai/gpt-4o-mini: disabled" in result.stdout
     assert "local/mock-1: enabled" in result.stdout
