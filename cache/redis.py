@@ -21,14 +21,13 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 __all__ = ["RedisCache"]
 
-T = TypeVar("T")
 log = logging.getLogger("arbiter.cache")
 
 # Delete the lock only if it still holds our token (it may have expired and been retaken).
@@ -58,6 +57,7 @@ class RedisCache:
         self._expiring: deque[list[int]] = deque()
         self._written = 0
         self._token = uuid.uuid4().hex.encode()
+        self._release = redis.register_script(_RELEASE)  # EVALSHA, loaded on first use
 
     @property
     def available(self) -> bool:
@@ -80,7 +80,7 @@ class RedisCache:
             self._expiring.append([second, size])
         self._written += size
 
-    async def _run(self, operation: str, call: Callable[[], Awaitable[T]], failed: T) -> T:
+    async def _run(self, operation: str, call: Callable[[], Awaitable[Any]], failed: Any) -> Any:
         if not self.available:
             return failed
         try:
@@ -101,7 +101,7 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         value = await self._run("cache_get", lambda: self.redis.get(self.prefix + key), None)
-        return bytes(value) if value is not None else None
+        return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         ttl_ms = max(1, int(ttl_s * 1000))
@@ -124,7 +124,7 @@ class RedisCache:
         lock = self.prefix + "lock:" + key
         await self._run(
             "cache_release",
-            lambda: self.redis.eval(_RELEASE, 1, lock, self._token),  # type: ignore[no-any-return]
+            lambda: self._release(keys=[lock], args=[self._token]),
             0,
         )
 

@@ -150,7 +150,12 @@ class ResponseCache:
             if answer is not None:
                 return answer, False
             if await self.backend.claim(key, self.wait_s):
-                return None, True
+                # The leader may have stored its answer and let go between our two reads.
+                answer = await self.lookup(key)
+                if answer is None:
+                    return None, True
+                await self.backend.release(key)
+                return answer, False
         return None, False
 
     async def aclose(self) -> None:

@@ -146,7 +146,9 @@ def is_complete(response: ChatResponse) -> bool:
     """True when the answer has choices and every one of them says why it finished:
     a stream cut before its finish chunk is not a whole answer."""
     choices = response.get("choices")
-    return bool(choices) and all(c.get("finish_reason") for c in choices)
+    return (
+        isinstance(choices, list) and bool(choices) and all(c.get("finish_reason") for c in choices)
+    )
 
 
 def _pieces(text: str, size: int) -> list[str]:

@@ -1,25 +1,30 @@
 """An OpenAI-shaped upstream, as an httpx transport, whose answers wait behind a gate.
 
 Tests hold the gate to keep a request in flight for as long as they need (no
-timing guesses), count the calls, and script a status per call.
+timing guesses), count the calls, and script a status per call. ``asgi_app``
+serves the same upstream over HTTP, for Arbiter processes started by a test.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import httpx
 import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from providers.sse import DONE, encode_data
 
 
 class GatedUpstream(httpx.AsyncBaseTransport):
-    def __init__(self, *, gated_calls: int = 1, statuses: list[int] | None = None) -> None:
+    def __init__(self, *, gated_calls: Iterable[int] = (1,), statuses: list[int] | None = None):
         self.gate = threading.Event()
-        self.gated_calls = gated_calls  # the first this many calls wait for the gate
+        self.gated_calls = set(gated_calls)  # these calls (numbered from 1) wait for the gate
         self.statuses = list(statuses or [])  # per call, in order; then 200
         self.calls = 0
         self._lock = threading.Lock()
@@ -28,7 +33,7 @@ class GatedUpstream(httpx.AsyncBaseTransport):
         with self._lock:
             self.calls += 1
             number = self.calls
-        if number <= self.gated_calls:
+        if number in self.gated_calls:
             opened = await asyncio.to_thread(self.gate.wait, 30)
             if not opened:
                 return httpx.Response(504, json={"error": {"message": "gate never opened"}})
@@ -43,6 +48,21 @@ class GatedUpstream(httpx.AsyncBaseTransport):
                 200, headers={"content-type": "text/event-stream"}, stream=_Stream(body, text)
             )
         return httpx.Response(200, json=_completion(body, text))
+
+    def hold_next(self) -> None:
+        """The next call waits for the gate (closed again)."""
+        self.gate.clear()
+        self.gated_calls.add(self.calls + 1)
+
+    def asgi_app(self) -> Starlette:
+        """This upstream over HTTP (JSON answers only)."""
+
+        async def chat(request: Request) -> Response:
+            forwarded = httpx.Request("POST", str(request.url), content=await request.body())
+            answer = await self.handle_async_request(forwarded)
+            return Response(await answer.aread(), answer.status_code, media_type="application/json")
+
+        return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
 
 
 def _usage(text: str) -> dict[str, int]:
