@@ -106,7 +106,7 @@ async def test_waiting_is_bounded_by_coalesce_wait_s(gateway):
 
 
 async def test_coalescing_can_be_turned_off(gateway):
-    upstream = GatedUpstream(gated_calls=2)
+    upstream = GatedUpstream(gated_calls=(1, 2))
     server = gateway(config(coalesce=False), transport=upstream)
     async with client_for(server) as client:
         first = asyncio.create_task(ask(client))
