@@ -105,6 +105,13 @@ class ResponseCache:
         self._results = {r: metrics.cache.labels(r) for r in ("hit", "miss", "bypass", "error")}
         self._pending: set[asyncio.Task[None]] = set()
 
+    def scope_of(self, ctx: RequestContext) -> str:
+        """Whose entries a request reads and writes: its key's (by name; the master key
+        apart even from a virtual key named like it), or everyone's."""
+        if self.global_scope:
+            return "global"
+        return "master" if ctx.caller.is_master else "key:" + ctx.caller.name
+
     def slot(self, ctx: RequestContext, headers: Mapping[str, str]) -> CacheSlot:
         return CacheSlot(self, ctx, cache_directives(headers))
 
@@ -178,8 +185,7 @@ class CacheSlot:
         self.write = self.active and "no-store" not in directives
         self.key = ""
         if identity is not None:
-            scope = "global" if cache.global_scope else "key:" + ctx.caller.name
-            self.key = cache_key(ctx.chat, model=identity, scope=scope)
+            self.key = cache_key(ctx.chat, model=identity, scope=cache.scope_of(ctx))
         self._flight: Flight[CachedAnswer] | None = None
         self._claimed = False
         self._handed_off = False

@@ -16,6 +16,7 @@ from tests.fakes.openai_server import Reply
 from tests.fakes.serving import ServerThread
 
 TEAM_A, TEAM_B = "sk-team-a-cache-1234", "sk-team-b-cache-5678"
+NAMED_MASTER = "sk-named-master-cache-9012"
 QUESTION = [{"role": "user", "content": "tell me about caching"}]
 PRICE = {"input_cost_per_mtok": 2.0, "output_cost_per_mtok": 8.0}
 
@@ -30,6 +31,7 @@ def cache_config(fake_url: str, **cache: Any) -> dict[str, Any]:
     config["keys"] = [
         {"name": "team-a", "key": TEAM_A},
         {"name": "team-b", "key": TEAM_B, "models": ["gpt-4o"]},
+        {"name": "master", "key": NAMED_MASTER},  # a virtual key, named like the master key
     ]
     config["cache"] = cache
     return config
@@ -135,6 +137,9 @@ def test_scope_key_never_shares_an_answer_between_two_keys(arbiter, fake_openai)
     assert ask(arbiter, key=TEAM_A, model="gpt-4o").headers["x-arbiter-cache"] == "hit"
     assert ask(arbiter, key=TEAM_B, model="gpt-4o").headers["x-arbiter-cache"] == "hit"
     assert fake_openai.count() == 2
+    assert ask(arbiter, key=MASTER_KEY).headers["x-arbiter-cache"] == "miss"
+    assert ask(arbiter, key=NAMED_MASTER).headers["x-arbiter-cache"] == "miss"
+    assert fake_openai.count() == 4
 
 
 def test_scope_global_shares_answers_but_not_models_a_key_may_not_use(gateway, fake_openai):

@@ -12,6 +12,7 @@ import httpx
 
 from tests.conftest import MASTER_KEY, openai_config
 from tests.fakes.gated_upstream import GatedUpstream
+from tests.fakes.openai_server import Reply
 
 QUESTION = [{"role": "user", "content": "the same question, many times"}]
 
@@ -120,3 +121,29 @@ async def test_coalescing_can_be_turned_off(gateway):
 
 async def _value(result: Any) -> bool:
     return bool(await result) if inspect.isawaitable(result) else bool(result)
+
+
+async def test_a_leader_whose_client_leaves_mid_stream_releases_the_waiting_requests(
+    gateway, fake_openai
+):
+    server = gateway(openai_config(fake_openai.url, "gpt-4o-mini"))
+    words = " ".join(f"w{i}" for i in range(200))
+    fake_openai.script.append(Reply(chunk_delay_s=0.05))  # ~10 s if read to the end
+    question = [{"role": "user", "content": words}]
+    body = {"model": "gpt-4o-mini", "messages": question}
+    async with client_for(server) as client:
+        async with client.stream(
+            "POST", "/v1/chat/completions", json={**body, "stream": True}
+        ) as leader:
+            lines = leader.aiter_lines()  # held: dropping it would close the stream now
+            assert (await lines.__anext__()).startswith("data: ")
+            waiting = [
+                asyncio.create_task(client.post("/v1/chat/completions", json=body))
+                for _ in range(3)
+            ]
+            await until(inflight(client, 4), "the three requests to wait for the stream")
+        answers = await asyncio.gather(*waiting)  # the leader's client has gone
+    assert [r.status_code for r in answers] == [200] * 3
+    assert all(r.json()["choices"][0]["message"]["content"] == words for r in answers)
+    assert fake_openai.streams_finished == 0
+    assert fake_openai.count() == 4
