@@ -17,8 +17,8 @@ from tests.fakes.openai_server import Reply
 QUESTION = [{"role": "user", "content": "the same question, many times"}]
 
 
-def config(**cache: Any) -> dict[str, Any]:
-    settings = openai_config("http://upstream.invalid/v1", "gpt-4o-mini")
+def config(upstream_url: str = "http://upstream.invalid/v1", **cache: Any) -> dict[str, Any]:
+    settings = openai_config(upstream_url, "gpt-4o-mini")
     settings["cache"] = cache
     return settings
 
@@ -126,7 +126,7 @@ async def _value(result: Any) -> bool:
 async def test_a_leader_whose_client_leaves_mid_stream_releases_the_waiting_requests(
     gateway, fake_openai
 ):
-    server = gateway(openai_config(fake_openai.url, "gpt-4o-mini"))
+    server = gateway(config(upstream_url=fake_openai.url))
     words = " ".join(f"w{i}" for i in range(200))
     fake_openai.script.append(Reply(chunk_delay_s=0.05))  # ~10 s if read to the end
     question = [{"role": "user", "content": words}]
@@ -142,6 +142,8 @@ async def test_a_leader_whose_client_leaves_mid_stream_releases_the_waiting_requ
                 for _ in range(3)
             ]
             await until(inflight(client, 4), "the three requests to wait for the stream")
+            assert not any(task.done() for task in waiting)
+            assert fake_openai.count() == 1  # they wait for the stream, not the provider
         answers = await asyncio.gather(*waiting)  # the leader's client has gone
     assert [r.status_code for r in answers] == [200] * 3
     assert all(r.json()["choices"][0]["message"]["content"] == words for r in answers)

@@ -99,6 +99,7 @@ def two_arbiters(redis_prefix, tmp_path_factory) -> Iterator[tuple[GatedUpstream
         config = openai_config(upstream_server.url + "/v1", "gpt-4o-mini")
         config["server"] = {"master_key": MASTER_KEY}
         config["state"] = {"redis_url": SHARED_REDIS, "key_prefix": redis_prefix}
+        config["cache"] = {"enabled": True}
         path = tmp_path_factory.mktemp("cache") / "arbiter.yaml"
         path.write_text(yaml.safe_dump(config))
         ports = [free_port(), free_port()]
@@ -167,6 +168,7 @@ def test_redis_stopped_mid_test_degrades_to_upstream_and_caching_resumes(gateway
     try:
         config: dict[str, Any] = openai_config(fake_openai.url, "gpt-4o-mini")
         config["state"] = {"redis_url": private.url, "key_prefix": "arbiter:"}
+        config["cache"] = {"enabled": True}
         server: ServerThread = gateway(config)
         url = server.url
         assert ask(url).headers["x-arbiter-cache"] == "miss"
