@@ -21,9 +21,10 @@ Per request, ``ResponseCache.slot(ctx, headers)`` opens a ``CacheSlot``:
    Errors, cut streams and answers without a finish reason are never stored;
    the waiters of a leader that failed are released to try for themselves.
 
-Each request counts once in ``arbiter_cache_requests_total{result}``: ``hit``,
-``miss``, ``bypass`` (Cache-Control), or ``error`` (the store was unreachable:
-served from upstream). Requests for which caching is off are not counted.
+``ctx.cache`` (``hit``, ``miss``, ``bypass``) is what ``x-arbiter-cache`` says and
+what ``gateway.metrics.MetricsHook`` counts in ``arbiter_cache_requests_total``;
+this step adds ``result="error"`` for each lookup the store could not answer
+(Redis away: the request is served from upstream, and counted a miss as well).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class ResponseCache:
         }
         self.flights: SingleFlight[CachedAnswer] = SingleFlight(max_age_s=self.wait_s)
         self.metrics = metrics
-        self._results = {r: metrics.cache.labels(r) for r in ("hit", "miss", "bypass", "error")}
+        self._errors = metrics.cache.labels("error")
         self._pending: set[asyncio.Task[None]] = set()
 
     def scope_of(self, ctx: RequestContext) -> str:
@@ -115,8 +116,9 @@ class ResponseCache:
     def slot(self, ctx: RequestContext, headers: Mapping[str, str]) -> CacheSlot:
         return CacheSlot(self, ctx, cache_directives(headers))
 
-    def count(self, result: str) -> None:
-        self._results[result].inc()
+    def looked_up(self, *, failed: bool) -> None:
+        if failed:
+            self._errors.inc()
         self.metrics.cache_bytes.set(self.backend.stored_bytes())
 
     def saved(self, ctx: RequestContext, answer: CachedAnswer) -> float | None:
@@ -195,10 +197,9 @@ class CacheSlot:
             return self
         if not self.read:
             self.ctx.cache = "bypass"
-            self.cache.count("bypass")
             return self
         answer = await self.cache.lookup(self.key)
-        result = "miss" if self.cache.backend.available else "error"
+        self.cache.looked_up(failed=not self.cache.backend.available)
         if answer is None and self.cache.coalesce:
             try:
                 answer = await self._coalesce()
@@ -207,8 +208,6 @@ class CacheSlot:
                 raise
         if answer is not None:
             self._hit(answer)
-            result = "hit"
-        self.cache.count(result)
         return self
 
     async def _coalesce(self) -> CachedAnswer | None:
@@ -240,6 +239,7 @@ class CacheSlot:
             ctx.ttft_s = time.perf_counter() - ctx.started
         ctx.cost_usd = 0.0  # nothing was bought; a hit processes no tokens either
         ctx.usage = None
+        ctx.response = answer.response  # what the caller gets, for the access log and traces
         ctx.response_headers["age"] = str(max(0, int(time.time() - answer.stored_at)))
         saved = self.cache.saved(ctx, answer)
         if saved is not None:

@@ -212,7 +212,6 @@ def test_a_disabled_cache_calls_the_upstream_every_time(gateway, fake_openai):
     server = gateway(cache_config(fake_openai.url, enabled=False))
     assert [ask(server).headers["x-arbiter-cache"] for _ in range(2)] == ["miss", "miss"]
     assert fake_openai.count() == 2
-    assert metric(server, "arbiter_cache_requests_total", result="miss") == 0
 
 
 def test_streamed_hits_reassemble_to_the_same_text_through_the_openai_sdk(arbiter, fake_openai):

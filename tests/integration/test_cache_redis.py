@@ -180,7 +180,8 @@ def test_redis_stopped_mid_test_degrades_to_upstream_and_caching_resumes(gateway
         assert [r.status_code for r in down] == [200] * 3
         assert all(r.headers["x-arbiter-cache"] == "miss" for r in down)
         assert fake_openai.count() == 4
-        assert _counted(url, "error") == 3
+        assert _counted(url, "error") == 3  # each lookup Redis could not answer
+        assert _counted(url, "miss") == 4  # ... served from upstream: misses as well
         assert metric(url, 'arbiter_state_errors_total{operation="cache_get"}') >= 1
 
         private.start()  # same port, empty
@@ -188,6 +189,6 @@ def test_redis_stopped_mid_test_degrades_to_upstream_and_caching_resumes(gateway
         calls = fake_openai.count()
         assert ask(url).headers["x-arbiter-cache"] == "hit"
         assert fake_openai.count() == calls
-        assert _counted(url, "hit") >= 3 and _counted(url, "miss") >= 2
+        assert _counted(url, "hit") >= 3 and _counted(url, "miss") >= 5
     finally:
         private.stop()
