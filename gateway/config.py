@@ -182,6 +182,8 @@ class CacheSettings(_Strict):
     ttl_s: float = Field(default=600.0, gt=0)
     scope: Literal["key", "global"] = "key"
     max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    coalesce: bool = True  # identical requests in flight wait for the first one's answer
+    coalesce_wait_s: float = Field(default=60.0, gt=0)
 
 
 class KeySettings(_Strict):

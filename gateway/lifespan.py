@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from gateway.caching import open_response_cache
 from gateway.drain import flush_all, watch_signals
 from gateway.runtime import open_upstreams
 from routing.executor import Executor
@@ -36,6 +37,7 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
         )
         state.shared_state = shared
         state.state_probe = shared.ping
+        state.cache = open_response_cache(settings, plan, state.metrics, shared.redis)
         upstreams = open_upstreams(plan, transport)
         state.upstreams = upstreams
         state.executor = Executor(
@@ -66,6 +68,7 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
             await flush_all([*state.hooks, *state.observers])
             await state.ranking.aclose()
             await asyncio.gather(*(u.client.aclose() for u in upstreams.values()))
+            await state.cache.aclose()
             await shared.aclose()
 
     return lifespan

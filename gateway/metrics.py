@@ -73,6 +73,18 @@ class Metrics:
             "arbiter_cost_usd", "Spend in US dollars", ["model", "provider", "key"], registry=r
         )
         self.cache = Counter("arbiter_cache_requests", "Cache lookups", ["result"], registry=r)
+        self.cache_bytes = Gauge(
+            "arbiter_cache_stored_bytes",
+            "Bytes held by the response cache (with Redis: written by this process, unexpired)",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self.cache_saved = Counter(
+            "arbiter_cache_saved_usd",
+            "What cache hits would have cost upstream, in US dollars",
+            ["model", "provider", "key"],
+            registry=r,
+        )
         self.upstream_errors = Counter(
             "arbiter_upstream_errors",
             "Failed upstream attempts",

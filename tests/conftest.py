@@ -88,7 +88,10 @@ def gateway() -> Iterator[Callable[..., ServerThread]]:
 
 
 def openai_config(base_url: str, *models: str, **extra: Any) -> dict[str, Any]:
-    """A config with one OpenAI provider and one Arbiter model per upstream model name."""
+    """A config with one OpenAI provider and one Arbiter model per upstream model name.
+
+    The response cache is off: tests built on this count upstream calls and repeat
+    identical requests. Tests about the cache set ``cache`` themselves."""
     config: dict[str, Any] = {
         "providers": {
             "openai": {
@@ -99,6 +102,7 @@ def openai_config(base_url: str, *models: str, **extra: Any) -> dict[str, Any]:
             }
         },
         "models": {m: {"deployments": [{"provider": "openai", "model": m}]} for m in models},
+        "cache": {"enabled": False},
     }
     config.update(extra)
     return config

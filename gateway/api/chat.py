@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response, StreamingResponse
 
+from gateway.caching import CacheSlot
 from gateway.context import RequestContext, RequestHook
 from gateway.errors import error_body, resolve_error
 from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundError
@@ -99,10 +100,15 @@ async def chat_completions(request: Request) -> Response:
     try:
         for hook in hooks:
             await hook.on_request(ctx)
-        if chat.stream:
-            result = await executor.stream(chat)
-        else:
-            completion = await executor.complete(chat)
+        async with state.cache.slot(ctx, request.headers) as cached:
+            if cached.answer is not None:
+                return _cached_answer(cached, ctx, hooks)
+            if chat.stream:
+                result = await executor.stream(chat)
+                result.rest = cached.record(result)
+            else:
+                completion = await executor.complete(chat)
+                await cached.store(completion)
     except GatewayError as exc:
         _fail(ctx, exc, hooks)
         raise
@@ -133,6 +139,19 @@ async def chat_completions(request: Request) -> Response:
         media_type="application/json",
         headers=_answer_headers(ctx),
     )
+
+
+def _cached_answer(
+    cached: CacheSlot, ctx: RequestContext, hooks: Sequence[RequestHook]
+) -> Response:
+    """A cache hit: the stored answer, as JSON or replayed as a stream, same headers."""
+    assert cached.answer is not None
+    _finish(ctx, hooks)
+    if ctx.chat.stream:
+        body, media_type, headers = cached.replay(), "text/event-stream", _SSE_HEADERS
+    else:
+        body, media_type, headers = orjson.dumps(cached.answer.response), "application/json", {}
+    return Response(body, media_type=media_type, headers={**headers, **_answer_headers(ctx)})
 
 
 def _for_client(chunk: ChatChunk, include_usage: bool) -> bool:

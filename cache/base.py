@@ -1,0 +1,46 @@
+"""The contract every cache backend keeps: opaque bytes in, bytes out, with a TTL.
+
+Backends know nothing about chat: keys come from ``cache.keys``, values from
+``cache.codec``. A backend never raises for a store that is unavailable: a
+failed ``get`` is a miss and a failed ``set`` is dropped, and ``available``
+tells the caller which of the two a ``None`` was.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = ["CacheBackend"]
+
+
+class CacheBackend(Protocol):
+    @property
+    def available(self) -> bool:
+        """False while the store is unreachable (its reads are misses, its writes dropped)."""
+        ...
+
+    def stored_bytes(self) -> int:
+        """Bytes the backend holds (an estimate for stores shared with other processes)."""
+        ...
+
+    async def get(self, key: str) -> bytes | None:
+        """The value stored under ``key`` and not yet expired, else None."""
+        ...
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None:
+        """Store ``value`` under ``key`` for ``ttl_s`` seconds, replacing any older value."""
+        ...
+
+    async def claim(self, key: str, ttl_s: float) -> bool:
+        """Take the right to compute ``key`` for up to ``ttl_s`` seconds (single flight
+        across processes). True if this caller got it, or if the backend is private
+        to this process and so has no one to share it with."""
+        ...
+
+    async def release(self, key: str) -> None:
+        """Give up a claim taken with ``claim`` (done, or failed)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the backend owns (not clients it was lent)."""
+        ...

@@ -1,0 +1,334 @@
+"""The response cache step of a chat request: look up, coalesce, store.
+
+Per request, ``ResponseCache.slot(ctx, headers)`` opens a ``CacheSlot``:
+
+1. What the request may do with the cache: nothing when ``cache.enabled`` is
+   off or the model opts out (``models.<m>.cache: false``); with
+   ``Cache-Control: no-cache`` it skips the lookup but stores the fresh answer;
+   with ``no-store`` it neither reads nor writes. Both are a ``bypass``.
+2. Lookup by ``cache.keys.cache_key`` (scope: the virtual key's name, or
+   ``global``). A hit fills the context as an answer from the cache: the model
+   and provider that produced it, zero attempts, ``cost_usd = 0``; what the
+   upstream call would have cost goes to ``arbiter_cache_saved_usd_total``.
+3. A miss joins the in-process single flight for its key: the first request
+   leads; identical ones that arrive meanwhile wait (at most
+   ``cache.coalesce_wait_s``) for its answer, which they get as a hit. With
+   Redis the leader also claims the key across processes; a process that finds
+   it claimed polls for the entry instead of calling the provider, and takes
+   the claim over if the other leader gives up.
+4. The leader stores its answer (``store`` for JSON, ``record`` wraps a stream
+   and stores the assembled answer at its end) and hands it to the waiters.
+   Errors, cut streams and answers without a finish reason are never stored;
+   the waiters of a leader that failed are released to try for themselves.
+
+``ctx.cache`` (``hit``, ``miss``, ``bypass``) is what ``x-arbiter-cache`` says and
+what ``gateway.metrics.MetricsHook`` counts in ``arbiter_cache_requests_total``;
+this step adds ``result="error"`` for each lookup the store could not answer
+(Redis away: the request is served from upstream, and counted a miss as well).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+
+import orjson
+from redis.asyncio import Redis
+
+from cache.base import CacheBackend
+from cache.entry import CachedAnswer, decode_answer, encode_answer
+from cache.flights import Flight, SingleFlight
+from cache.keys import cache_key
+from cache.memory import MemoryCache
+from cache.redis import RedisCache
+from gateway.config import Settings
+from gateway.context import RequestContext
+from gateway.metrics import Metrics
+from gateway.runtime import RuntimePlan
+from providers.assembly import assemble_chunks, is_complete, replay_response
+from providers.base import Target
+from providers.pricing import usage_cost_usd
+from providers.sse import DONE, encode_data
+from providers.types import ChatChunk, ChatResponse
+from routing.executor import Completion, StreamResult
+
+__all__ = ["CacheSlot", "ResponseCache", "cache_directives", "open_response_cache"]
+
+log = logging.getLogger("arbiter.cache")
+
+_POLL_FIRST_S = 0.01
+_POLL_MAX_S = 0.25
+
+
+def cache_directives(headers: Mapping[str, str]) -> frozenset[str]:
+    """The request's Cache-Control directives, lower-cased (``no-cache``, ``no-store``)."""
+    value = headers.get("cache-control")
+    if not value:
+        return frozenset()
+    return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+def _model_identities(plan: RuntimePlan, settings: Settings) -> dict[str, str]:
+    """Model name → what it resolves to, for the cache key; opted-out models are absent."""
+    identities: dict[str, str] = {}
+    for name, route in plan.routes.items():
+        if settings.models[name].cache:
+            runs_on = [[t.provider, t.model] for t in route.targets]
+            identities[name] = orjson.dumps([name, runs_on, list(route.fallbacks)]).decode()
+    for name, routed in plan.routed.items():
+        if settings.models[name].cache:
+            identities[name] = orjson.dumps([name, "routed", list(routed.candidates)]).decode()
+    return identities
+
+
+class ResponseCache:
+    """Built once at startup; ``slot`` is the per-request step."""
+
+    def __init__(
+        self, settings: Settings, plan: RuntimePlan, backend: CacheBackend, metrics: Metrics
+    ) -> None:
+        rules = settings.cache
+        self.backend = backend
+        self.enabled = rules.enabled
+        self.ttl_s = rules.ttl_s
+        self.global_scope = rules.scope == "global"
+        self.coalesce = rules.coalesce
+        self.wait_s = rules.coalesce_wait_s
+        self.identities = _model_identities(plan, settings)
+        self.targets: dict[str, Target] = {
+            t.id: t for route in plan.routes.values() for t in route.targets
+        }
+        self.flights: SingleFlight[CachedAnswer] = SingleFlight(max_age_s=self.wait_s)
+        self.metrics = metrics
+        self._errors = metrics.cache.labels("error")
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def scope_of(self, ctx: RequestContext) -> str:
+        """Whose entries a request reads and writes: its key's (by name; the master key
+        apart even from a virtual key named like it), or everyone's."""
+        if self.global_scope:
+            return "global"
+        return "master" if ctx.caller.is_master else "key:" + ctx.caller.name
+
+    def slot(self, ctx: RequestContext, headers: Mapping[str, str]) -> CacheSlot:
+        return CacheSlot(self, ctx, cache_directives(headers))
+
+    def looked_up(self, *, failed: bool) -> None:
+        if failed:
+            self._errors.inc()
+        self.metrics.cache_bytes.set(self.backend.stored_bytes())
+
+    def saved(self, ctx: RequestContext, answer: CachedAnswer) -> float | None:
+        target = self.targets.get(answer.target_id)
+        if target is None:
+            return None
+        cost = usage_cost_usd(answer.response.get("usage"), target)
+        if cost:
+            self.metrics.cache_saved.labels(answer.model, answer.provider, ctx.caller.name).inc(
+                cost
+            )
+        return cost
+
+    async def lookup(self, key: str) -> CachedAnswer | None:
+        value = await self.backend.get(key)
+        return decode_answer(value) if value is not None else None
+
+    async def write(self, key: str, answer: CachedAnswer) -> None:
+        await self.backend.set(key, encode_answer(answer), self.ttl_s)
+        self.metrics.cache_bytes.set(self.backend.stored_bytes())
+
+    def release_later(self, key: str) -> None:
+        """Give up a cross-process claim without awaiting (safe while being cancelled)."""
+        task = asyncio.get_running_loop().create_task(self.backend.release(key))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def wait_elsewhere(self, key: str) -> tuple[CachedAnswer | None, bool]:
+        """Another process leads ``key``: poll for its answer until ``coalesce_wait_s``.
+        Returns (answer, claimed): ``claimed`` when the other leader gave up and this
+        process took the claim over."""
+        deadline = time.monotonic() + self.wait_s
+        pause = _POLL_FIRST_S
+        while time.monotonic() < deadline:
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, _POLL_MAX_S)
+            answer = await self.lookup(key)
+            if answer is not None:
+                return answer, False
+            if await self.backend.claim(key, self.wait_s):
+                # The leader may have stored its answer and let go between our two reads.
+                answer = await self.lookup(key)
+                if answer is None:
+                    return None, True
+                await self.backend.release(key)
+                return answer, False
+        return None, False
+
+    async def aclose(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.backend.aclose()
+
+
+class CacheSlot:
+    """One request's use of the cache; ``async with`` guarantees that a leader that
+    leaves without an answer (error, cancellation) releases its waiters."""
+
+    def __init__(self, cache: ResponseCache, ctx: RequestContext, directives: frozenset[str]):
+        self.cache = cache
+        self.ctx = ctx
+        self.answer: CachedAnswer | None = None
+        identity = cache.identities.get(ctx.chat.model) if cache.enabled else None
+        self.active = identity is not None
+        self.read = self.active and not directives & {"no-cache", "no-store"}
+        self.write = self.active and "no-store" not in directives
+        self.key = ""
+        if identity is not None:
+            self.key = cache_key(ctx.chat, model=identity, scope=cache.scope_of(ctx))
+        self._flight: Flight[CachedAnswer] | None = None
+        self._claimed = False
+        self._handed_off = False
+
+    async def __aenter__(self) -> CacheSlot:
+        if not self.active:
+            return self
+        if not self.read:
+            self.ctx.cache = "bypass"
+            return self
+        answer = await self.cache.lookup(self.key)
+        self.cache.looked_up(failed=not self.cache.backend.available)
+        if answer is None and self.cache.coalesce:
+            try:
+                answer = await self._coalesce()
+            except BaseException:  # cancelled while leading: __aexit__ will not run
+                self._give_up()
+                raise
+        if answer is not None:
+            self._hit(answer)
+        return self
+
+    async def _coalesce(self) -> CachedAnswer | None:
+        cache = self.cache
+        flight = cache.flights.join(self.key)
+        if not flight.lead:
+            return await cache.flights.wait(flight, cache.wait_s)
+        self._flight = flight
+        self._claimed = await cache.backend.claim(self.key, cache.wait_s)
+        if self._claimed:
+            return None
+        answer, self._claimed = await cache.wait_elsewhere(self.key)
+        if answer is not None:
+            cache.flights.end(flight, answer)
+            self._flight = None
+        return answer
+
+    def _hit(self, answer: CachedAnswer) -> None:
+        ctx = self.ctx
+        self.answer = answer
+        ctx.cache = "hit"
+        ctx.model, ctx.provider, ctx.upstream_model = (
+            answer.model,
+            answer.provider,
+            answer.upstream_model,
+        )
+        ctx.attempts = 0
+        if ctx.chat.stream:
+            ctx.ttft_s = time.perf_counter() - ctx.started
+        ctx.cost_usd = 0.0  # nothing was bought; a hit processes no tokens either
+        ctx.usage = None
+        ctx.response = answer.response  # what the caller gets, for the access log and traces
+        ctx.response_headers["age"] = str(max(0, int(time.time() - answer.stored_at)))
+        saved = self.cache.saved(ctx, answer)
+        if saved is not None:
+            ctx.notes["cache_saved_usd"] = saved
+
+    def replay(self) -> bytes:
+        """A hit as the SSE body of a streamed answer, ``[DONE]`` included."""
+        assert self.answer is not None
+        chunks = replay_response(self.answer.response, include_usage=self.ctx.chat.include_usage)
+        return b"".join(encode_data(chunk) for chunk in chunks) + DONE
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._handed_off:
+            self._give_up()
+
+    def _give_up(self) -> None:
+        """No answer to share: waiters go and try for themselves."""
+        if self._flight is not None:
+            self.cache.flights.end(self._flight, None)
+            self._flight = None
+        if self._claimed:
+            self._claimed = False
+            self.cache.release_later(self.key)
+
+    async def _finish(self, answer: CachedAnswer) -> None:
+        """A whole answer: waiters get it, the store keeps it, then the claim goes."""
+        cacheable = is_complete(answer.response) and answer.model in self.cache.identities
+        if not cacheable:
+            self._give_up()
+            return
+        if self._flight is not None:
+            self.cache.flights.end(self._flight, answer)
+            self._flight = None
+        if self.write:
+            await self.cache.write(self.key, answer)
+        if self._claimed:
+            self._claimed = False
+            await self.cache.backend.release(self.key)
+
+    async def store(self, completion: Completion) -> None:
+        """The leader's JSON answer."""
+        if not self.active:
+            return
+        await self._finish(_answer(completion.response, completion.model, completion.target))
+
+    def record(self, result: StreamResult) -> AsyncIterator[ChatChunk]:
+        """The rest of a stream, relayed unchanged; stored assembled once it ends whole."""
+        if not self.active:
+            return result.rest
+        self._handed_off = True
+        return self._recorded(result, result.rest)
+
+    async def _recorded(
+        self, result: StreamResult, rest: AsyncIterator[ChatChunk]
+    ) -> AsyncIterator[ChatChunk]:
+        chunks = [result.first]
+        try:
+            async for chunk in rest:
+                chunks.append(chunk)
+                yield chunk
+        except BaseException:  # an upstream error, or the client went away
+            self._give_up()
+            raise
+        finally:
+            await rest.aclose()  # type: ignore[attr-defined]
+        await self._finish(_answer(assemble_chunks(chunks), result.model, result.target))
+
+
+def _answer(response: ChatResponse, model: str, target: Target) -> CachedAnswer:
+    return CachedAnswer(response, model, target.provider, target.model, target.id, time.time())
+
+
+def open_response_cache(
+    settings: Settings, plan: RuntimePlan, metrics: Metrics, redis: Redis | None
+) -> ResponseCache:
+    """At startup: Redis (the shared-state client, not a second pool) when
+    ``state.redis_url`` is set, else an in-process LRU of ``cache.max_bytes``."""
+    backend: CacheBackend
+    if redis is not None:
+        backend = RedisCache(
+            redis,
+            prefix=settings.state.key_prefix + "cache:",
+            on_error=lambda op: metrics.state_errors.labels(op).inc(),
+        )
+    else:
+        backend = MemoryCache(settings.cache.max_bytes)
+    return ResponseCache(settings, plan, backend, metrics)

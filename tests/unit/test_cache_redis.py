@@ -1,0 +1,91 @@
+"""The Redis cache backend: values with TTL under a prefix, claims across processes, and a
+Redis that is away read as misses, counted, and tried again later."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from cache.redis import RedisCache
+
+SHARED_REDIS = "redis://127.0.0.1:6379/0"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[tuple[Redis, str]]:
+    """A client of the shared Redis and a prefix no other test uses; its keys go afterwards."""
+    client = Redis.from_url(SHARED_REDIS, socket_connect_timeout=0.5, socket_timeout=2)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        pytest.skip(f"Redis is not reachable at {SHARED_REDIS} ({exc}); CI starts one")
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield client, prefix
+    keys = [k async for k in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def test_values_are_stored_under_the_prefix_with_a_ttl(redis):
+    client, prefix = redis
+    cache = RedisCache(client, prefix=prefix + "cache:")
+    assert await cache.get("abc") is None
+    await cache.set("abc", b"\x00value", ttl_s=30)
+    assert await cache.get("abc") == b"\x00value"
+    assert await client.get(prefix + "cache:abc") == b"\x00value"
+    assert 0 < await client.pttl(prefix + "cache:abc") <= 30_000
+    assert cache.stored_bytes() == len(b"\x00value")
+
+
+async def test_the_stored_bytes_estimate_forgets_expired_writes(redis):
+    client, prefix = redis
+    clock = Clock()
+    cache = RedisCache(client, prefix=prefix, clock=clock)
+    await cache.set("a", b"x" * 10, ttl_s=5)
+    await cache.set("b", b"x" * 20, ttl_s=50)
+    assert cache.stored_bytes() == 30
+    clock.now += 6
+    assert cache.stored_bytes() == 20
+
+
+async def test_one_process_at_a_time_holds_a_claim(redis):
+    client, prefix = redis
+    here, there = RedisCache(client, prefix=prefix), RedisCache(client, prefix=prefix)
+    assert await here.claim("k", ttl_s=10)
+    assert not await there.claim("k", ttl_s=10)
+    await there.release("k")  # not its claim: nothing happens
+    assert not await there.claim("k", ttl_s=10)
+    await here.release("k")
+    assert await there.claim("k", ttl_s=10)
+
+
+async def test_an_unreachable_redis_is_a_miss_counted_and_retried_later():
+    clock = Clock()
+    errors: list[str] = []
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    cache = RedisCache(dead, prefix="p:", retry_after_s=2, on_error=errors.append, clock=clock)
+    assert await cache.get("k") is None
+    assert errors == ["cache_get"] and not cache.available
+    await cache.set("k", b"v", ttl_s=10)  # skipped while marked down: not even tried
+    assert await cache.claim("k", 10)  # nobody to coordinate with: compute for yourself
+    assert errors == ["cache_get"]
+    clock.now += 2
+    assert cache.available
+    await cache.set("k", b"v", ttl_s=10)
+    assert errors == ["cache_get", "cache_set"]
+    assert cache.stored_bytes() == 0
+    await dead.aclose()
