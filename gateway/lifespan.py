@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from gateway.drain import flush_all, watch_signals
+from gateway.routing_setup import build_routing
 from gateway.runtime import open_upstreams
 from routing.executor import Executor
 from routing.state import SharedState
@@ -38,9 +39,16 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
         state.state_probe = shared.ping
         upstreams = open_upstreams(plan, transport)
         state.upstreams = upstreams
+        routing = build_routing(settings, plan, shared, state.observers)
+        state.routing = routing
         state.executor = Executor(
-            plan.routes, upstreams, routed=plan.routed, observers=state.observers
+            plan.routes,
+            upstreams,
+            routed=plan.routed,
+            observers=state.observers,
+            **routing.executor_options(),
         )
+        await routing.start()
         state.draining = False
 
         def begin_drain() -> None:
@@ -59,6 +67,7 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
             state.draining = True
             restore_signals()
             await flush_all([*state.hooks, *state.observers])
+            await routing.aclose()
             await asyncio.gather(*(u.client.aclose() for u in upstreams.values()))
             await shared.aclose()
 
