@@ -26,16 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Protocol, TypeVar
-
-import httpx
+from typing import TypeVar
 
 from providers import transport
-from providers.base import ProviderAdapter, Target
+from providers.base import Target
 from providers.errors import (
     AllTargetsFailedError,
     ContextWindowExceededError,
@@ -44,8 +40,11 @@ from providers.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from providers.types import ChatChunk, ChatRequest, ChatResponse
+from providers.types import ChatRequest
+from routing.attempts import Attempt, AttemptObserver, Completion, StreamResult, Upstream
+from routing.deadline import Deadline
 from routing.health import HealthBook, Readiness
+from routing.observed_stream import ObservedStream, deadline_error
 from routing.retry import RetryPolicy
 from routing.routes import ModelRoute, RoutedModel
 from routing.stats import DeploymentStats
@@ -60,55 +59,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Upstream:
-    """A provider at run time: its adapter and its one shared client."""
-
-    adapter: ProviderAdapter
-    client: httpx.AsyncClient
-
-
-@dataclass(slots=True)
-class Attempt:
-    """One upstream attempt, as observers see it."""
-
-    model: str
-    target: Target
-    stream: bool
-    latency_s: float = 0.0
-    ttft_s: float | None = None
-    error: GatewayError | None = None
-    usage: dict[str, int] | None = None
-    requested: str = ""  # the model the client asked for
-    retry: bool = False  # repeats the previous attempt on the same deployment
-    fallback: bool = False  # the model is one of the requested model's fallbacks
-    probe: bool = False  # tries a deployment whose cooldown ended
-
-
-class AttemptObserver(Protocol):
-    def on_attempt(self, attempt: Attempt) -> None: ...
-
-
-@dataclass(slots=True)
-class Completion:
-    response: ChatResponse
-    model: str
-    target: Target
-    attempts: int
-
-
-@dataclass(slots=True)
-class StreamResult:
-    """A stream that has produced its first chunk: failover is over, bytes may flow."""
-
-    first: ChatChunk
-    rest: AsyncIterator[ChatChunk]
-    model: str
-    target: Target
-    attempts: int
-    attempt: Attempt = field(repr=False)
 
 
 OrderTargets = Callable[[ModelRoute, ChatRequest], Sequence[Target]]
@@ -128,12 +78,12 @@ class _Run:
     """One request's progress through its plan."""
 
     request: ChatRequest
-    deadline: float  # event-loop time
+    deadline: Deadline
     attempts: int = 0
     errors: list[GatewayError] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Try:
     """Where one attempt goes and what it is."""
 
@@ -145,14 +95,7 @@ class _Try:
 
 
 _AttemptFn = Callable[[_Run, _Try], Awaitable[T]]
-
-
-def _deadline_error(target: Target | None) -> UpstreamTimeoutError:
-    return UpstreamTimeoutError(
-        "the request did not finish within the gateway's deadline (routing.timeout_s)",
-        provider=target.provider if target else None,
-        target=target.id if target else None,
-    )
+_Steps = list[tuple[ModelRoute, bool]]
 
 
 class Executor:
@@ -180,6 +123,7 @@ class Executor:
         self.stats = stats or DeploymentStats()
         self.retry = retry or RetryPolicy(retries=0)
         self.timeout_s = timeout_s
+        self._plans: dict[str, _Steps] = {}  # served models' plans never change
 
     def knows(self, model: str) -> bool:
         return model in self.routes or model in self.routed
@@ -188,15 +132,19 @@ class Executor:
         """The routes to try, in order: the model (or a routed model's picks), then fallbacks."""
         return [route for route, _ in self._steps(model, request)]
 
-    def _steps(self, model: str, request: ChatRequest) -> list[tuple[ModelRoute, bool]]:
+    def _steps(self, model: str, request: ChatRequest) -> _Steps:
         """The plan, each route marked True when it is a fallback."""
         if model in self.routed:
-            names = list(self.pick_candidates(self.routed[model], request))
-        elif model in self.routes:
-            names = [model]
-        else:
-            raise ModelNotFoundError(f"The model '{model}' does not exist", param="model")
-        steps: list[tuple[ModelRoute, bool]] = []
+            return self._expand(self.pick_candidates(self.routed[model], request))
+        steps = self._plans.get(model)
+        if steps is None:
+            if model not in self.routes:
+                raise ModelNotFoundError(f"The model '{model}' does not exist", param="model")
+            steps = self._plans[model] = self._expand([model])
+        return steps
+
+    def _expand(self, names: Sequence[str]) -> _Steps:
+        steps: _Steps = []
         seen: set[str] = set()
         for name in names:
             for i, step in enumerate((name, *self.routes[name].fallbacks)):
@@ -212,42 +160,52 @@ class Executor:
     # -- the plan --------------------------------------------------------------
 
     async def complete(self, request: ChatRequest) -> Completion:
-        return await self._execute(request, self._complete_once)
+        run = _Run(request, Deadline(self.timeout_s))
+        try:
+            return await self._execute(run, self._complete_once)
+        finally:
+            run.deadline.close()
 
     async def stream(self, request: ChatRequest) -> StreamResult:
-        return await self._execute(request, self._stream_once)
+        """Fails over until a first chunk arrives; the result's ``rest`` then owns the
+        deadline and closes it when the stream ends."""
+        run = _Run(request, Deadline(self.timeout_s))
+        try:
+            return await self._execute(run, self._stream_once)
+        except BaseException:
+            run.deadline.close()
+            raise
 
-    async def _execute(self, request: ChatRequest, once: _AttemptFn[T]) -> T:
-        loop = asyncio.get_running_loop()
-        run = _Run(request, deadline=loop.time() + self.timeout_s)
-        steps = deque(self._steps(request.model, request))
+    async def _execute(self, run: _Run, once: _AttemptFn[T]) -> T:
+        request = run.request
+        steps = self._steps(request.model, request)
         cooling: list[_Try] = []
-        while steps:
-            route, fallback = steps.popleft()
+        step = 0
+        while step < len(steps):
+            route, fallback = steps[step]
+            step += 1
             targets = self.order_targets(route, request)
             for i, target in enumerate(targets):
-                if loop.time() >= run.deadline:
-                    run.errors.append(_deadline_error(target))
+                if run.deadline.passed():
+                    run.errors.append(deadline_error(target))
                     raise AllTargetsFailedError(run.errors)
                 where = _Try(route, target, fallback)
-                readiness = self.health.readiness(target) if self.health else Readiness.UP
-                if readiness is Readiness.DOWN:
-                    cooling.append(where)
-                    continue
-                if readiness is Readiness.PROBE:
-                    if not await self.health.claim_probe(target):  # type: ignore[union-attr]
+                if self.health is not None:
+                    readiness = self.health.readiness(target)
+                    if readiness is Readiness.PROBE and await self.health.claim_probe(target):
+                        where.probe = True
+                    elif readiness is not Readiness.UP:
                         cooling.append(where)
                         continue
-                    where = _Try(route, target, fallback, probe=True)
-                more = partial(self._any_usable, targets[i + 1 :], steps)
                 try:
-                    return await self._on_target(run, where, more, once)
+                    return await self._on_target(run, where, once, targets[i + 1 :], steps[step:])
                 except ContextWindowExceededError:
-                    steps = deque(
+                    steps = [
                         (self.routes[name], True)
                         for name in route.context_window_fallbacks
                         if name in self.routes
-                    )
+                    ]
+                    step = 0
                     break
                 except GatewayError as exc:
                     if not exc.fallback:
@@ -262,17 +220,18 @@ class Executor:
         assert health is not None
         cooling.sort(key=lambda w: health.cooling_until(w.target))
         for where in cooling:
-            if asyncio.get_running_loop().time() >= run.deadline:
-                run.errors.append(_deadline_error(where.target))
+            if run.deadline.passed():
+                run.errors.append(deadline_error(where.target))
                 break
+            where.probe = True
             try:
-                return await once(run, _Try(where.route, where.target, where.fallback, probe=True))
+                return await once(run, where)
             except GatewayError as exc:
                 if not exc.fallback or isinstance(exc, ContextWindowExceededError):
                     raise
         raise AllTargetsFailedError(run.errors)
 
-    def _any_usable(self, rest: Sequence[Target], steps: deque[tuple[ModelRoute, bool]]) -> bool:
+    def _any_usable(self, rest: Sequence[Target], steps: _Steps) -> bool:
         """Is anything left to fail over to? (Asked only after a failure.)"""
         later = (t for route, _ in steps for t in route.targets)
         for target in (*rest, *later):
@@ -281,27 +240,33 @@ class Executor:
         return False
 
     async def _on_target(
-        self, run: _Run, where: _Try, more: Callable[[], bool], once: _AttemptFn[T]
+        self,
+        run: _Run,
+        where: _Try,
+        once: _AttemptFn[T],
+        rest: Sequence[Target],
+        later: _Steps,
     ) -> T:
         """One deployment: an attempt, then retries while they make sense."""
         try:
             return await once(run, where)
         except GatewayError as exc:
-            if where.probe:
+            if where.probe or not exc.retryable or self.retry.retries <= 0:
                 raise
             first = exc
         again = _Try(where.route, where.target, where.fallback, retry=True)
         health = self.health
+        more = self._any_usable(rest, later)
 
         def may_retry(error: GatewayError) -> bool:
-            if not more():
+            if not more:
                 return True  # nothing else to try: retrying beats giving up
             if error.retry_after is not None:
                 return False  # the provider said when; meanwhile go elsewhere
             return health is None or health.readiness(where.target) is Readiness.UP
 
         return await self.retry.retry(
-            lambda: once(run, again), first, deadline=run.deadline, may_retry=may_retry
+            lambda: once(run, again), first, deadline=run.deadline.at, may_retry=may_retry
         )
 
     # -- one attempt -----------------------------------------------------------
@@ -343,7 +308,7 @@ class Executor:
             self.stats.observe_completion(attempt.model, int(usage["completion_tokens"]))
 
     def _stream_ended(
-        self, attempt: Attempt, error: GatewayError | None, started: float, *, cancelled: bool
+        self, attempt: Attempt, error: GatewayError | None, started: float, cancelled: bool
     ) -> None:
         target = attempt.target
         attempt.latency_s = time.perf_counter() - started
@@ -362,21 +327,29 @@ class Executor:
         upstream = self.upstreams[target.provider]
         attempt = self._begin(run, where, stream=False)
         started = time.perf_counter()
+        deadline = run.deadline
+        deadline.arm()
         try:
-            async with asyncio.timeout_at(run.deadline):
-                response = await transport.complete(
-                    upstream.adapter, upstream.client, run.request, target
-                )
+            response = await transport.complete(
+                upstream.adapter, upstream.client, run.request, target
+            )
         except GatewayError as exc:
+            deadline.disarm()
             self._failed(run, attempt, exc, started)
             raise
-        except TimeoutError:
-            error = _deadline_error(target)
+        except asyncio.CancelledError:
+            deadline.disarm()
+            if not deadline.caused():
+                self._abandoned(attempt)
+                raise
+            error = deadline_error(target)
             self._failed(run, attempt, error, started)
             raise error from None
         except BaseException:
+            deadline.disarm()
             self._abandoned(attempt)
             raise
+        deadline.disarm()
         attempt.latency_s = time.perf_counter() - started
         attempt.usage = response.get("usage")
         self.stats.end(target.id)
@@ -393,85 +366,43 @@ class Executor:
         attempt = self._begin(run, where, stream=True)
         started = time.perf_counter()
         chunks = transport.stream(upstream.adapter, upstream.client, run.request, target)
+        deadline = run.deadline
+        deadline.arm()
         try:
-            async with asyncio.timeout_at(run.deadline):
-                first = await chunks.__anext__()
-        except (GatewayError, StopAsyncIteration, TimeoutError) as exc:
+            first = await chunks.__anext__()
+        except (GatewayError, StopAsyncIteration) as exc:
+            deadline.disarm()
             await chunks.aclose()
-            if isinstance(exc, GatewayError):
-                error = exc
-            elif isinstance(exc, TimeoutError):
-                error = _deadline_error(target)
-            else:
-                error = UpstreamUnavailableError(
-                    f"{target.provider} ended the stream without sending anything",
-                    provider=target.provider,
-                    target=target.id,
-                )
+            error = exc if isinstance(exc, GatewayError) else _empty_stream_error(target)
+            self._failed(run, attempt, error, started)
+            raise error from None
+        except asyncio.CancelledError:
+            deadline.disarm()
+            caused = deadline.caused()
+            await chunks.aclose()
+            if not caused:
+                self._abandoned(attempt)
+                raise
+            error = deadline_error(target)
             self._failed(run, attempt, error, started)
             raise error from None
         except BaseException:
+            deadline.disarm()
             await chunks.aclose()
             self._abandoned(attempt)
             raise
+        deadline.disarm()
         attempt.ttft_s = time.perf_counter() - started
         self.stats.observe_ttft(target.id, attempt.ttft_s)
         if self.health is not None:
             self.health.record_success(target, probe=where.probe)
-        rest = _ObservedStream(self, chunks, attempt, started, run.deadline)
+        rest = ObservedStream(chunks, attempt, started, deadline, self._stream_ended)
         return StreamResult(first, rest, where.route.name, target, run.attempts, attempt)
 
 
-class _ObservedStream:
-    """The rest of a stream: relays chunks until the deadline, then reports the
-    attempt exactly once, however it ends (finished, failed, or closed early)."""
-
-    def __init__(
-        self,
-        executor: Executor,
-        chunks: AsyncGenerator[ChatChunk, None],
-        attempt: Attempt,
-        started: float,
-        deadline: float,
-    ) -> None:
-        self._executor = executor
-        self._chunks = chunks
-        self._attempt = attempt
-        self._started = started
-        self._deadline = deadline
-        self._done = False
-
-    def __aiter__(self) -> _ObservedStream:
-        return self
-
-    async def __anext__(self) -> ChatChunk:
-        if self._done:
-            raise StopAsyncIteration
-        try:
-            async with asyncio.timeout_at(self._deadline):
-                chunk = await self._chunks.__anext__()
-        except StopAsyncIteration:
-            await self._finish(None)
-            raise
-        except GatewayError as exc:
-            await self._finish(exc)
-            raise
-        except TimeoutError:
-            error = _deadline_error(self._attempt.target)
-            await self._finish(error)
-            raise error from None
-        usage = chunk.get("usage")
-        if usage:
-            self._attempt.usage = usage
-        return chunk
-
-    async def aclose(self) -> None:
-        """Closed before the end (the caller went away): not the deployment's fault."""
-        await self._finish(None, cancelled=True)
-
-    async def _finish(self, error: GatewayError | None, *, cancelled: bool = False) -> None:
-        if self._done:
-            return
-        self._done = True
-        await self._chunks.aclose()
-        self._executor._stream_ended(self._attempt, error, self._started, cancelled=cancelled)
+def _empty_stream_error(target: Target) -> UpstreamUnavailableError:
+    return UpstreamUnavailableError(
+        f"{target.provider} ended the stream without sending anything",
+        provider=target.provider,
+        target=target.id,
+    )

@@ -109,10 +109,10 @@ def expected_cost(facts: RequestFacts, target: Target, stats: StatsView) -> floa
     """Expected USD of this request on this deployment; None without prices."""
     if target.input_cost_per_mtok is None or target.output_cost_per_mtok is None:
         return None
-    completion = facts.request.output_limit
+    limit = facts.request.output_limit
+    completion = float(limit) if limit is not None else stats.expected_completion(target.model_name)
     if completion is None:
-        average = stats.expected_completion(target.model_name)
-        completion = DEFAULT_COMPLETION_TOKENS if average is None else average
+        completion = DEFAULT_COMPLETION_TOKENS
     return (
         facts.prompt_tokens * target.input_cost_per_mtok + completion * target.output_cost_per_mtok
     ) * _PER_TOKEN
@@ -203,6 +203,8 @@ class StrategyOrder:
         self.stats = stats
         self.strategies = strategies
 
-    def __call__(self, route: ModelRoute, request: ChatRequest) -> list[Target]:
+    def __call__(self, route: ModelRoute, request: ChatRequest) -> Sequence[Target]:
         strategy = self.strategies.get(route.strategy, by_priority)
+        if strategy is by_priority or len(route.targets) < 2:
+            return route.targets  # nothing to decide
         return strategy(RequestFacts(request), route.targets, self.stats)

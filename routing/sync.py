@@ -154,12 +154,14 @@ class StateSync:
                 pipe.hdel(self._cooldowns_key, target_id)
             for target_id in cleared | released:
                 pipe.delete(self.probe_key(target_id))
-            cooling = self.health.cooling()
+            cooling: dict[Any, str] = {k: repr(v) for k, v in self.health.cooling().items()}
             if cooling:
-                pipe.hset(self._cooldowns_key, mapping={k: repr(v) for k, v in cooling.items()})
+                pipe.hset(self._cooldowns_key, mapping=cooling)
             reports = self.stats.report(self.target_ids)
             if reports:
-                fields = {f"{k}|{self.process_id}": _encode(v, now) for k, v in reports.items()}
+                fields: dict[Any, str] = {
+                    f"{k}|{self.process_id}": _encode(v, now) for k, v in reports.items()
+                }
                 pipe.hset(self._stats_key, mapping=fields)
             pipe.expire(self._cooldowns_key, _KEY_TTL_S)
             pipe.expire(self._stats_key, _KEY_TTL_S)
