@@ -12,7 +12,7 @@ import httpx
 from tests.conftest import MASTER_KEY, deployments_config, metric_value
 
 CLIENTS = 32
-DURATION_S = 8.0
+DURATION_S = 6.0
 
 
 async def client_loop(client: httpx.AsyncClient, url: str, until: float, seen: Counter) -> None:
