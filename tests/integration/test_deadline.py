@@ -6,6 +6,8 @@ keep it, the client's own timeout would fail the test.
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from tests.conftest import MASTER_KEY, deployments_config
@@ -68,3 +70,27 @@ def test_backoff_stops_retrying_at_the_deadline(gateway, faulty):
     # Waits of 0.1-0.2 s, then 0.2-0.4 s: no more than three attempts fit in half a
     # second, far from the eleven that routing.retries would allow.
     assert 1 <= a.count <= 3
+
+
+def test_a_stream_still_running_at_the_deadline_ends_with_a_timeout_event(gateway, faulty):
+    a = faulty("a")
+    server = gateway(deployments_config(a, retries=2, timeout_s=DEADLINE_S))
+    a.chunk_delay_s = 0.2  # seven events: well past the deadline
+    with httpx.stream(
+        "POST",
+        server.url + "/v1/chat/completions",
+        json={
+            "model": "chat",
+            "stream": True,
+            "messages": [{"role": "user", "content": "one two three four five"}],
+        },
+        headers=AUTH,
+        timeout=CLIENT_PATIENCE_S,
+    ) as response:
+        assert response.status_code == 200
+        events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    last = json.loads(events[-2])
+    assert last["error"]["code"] == "upstream_timeout"
+    assert 1 <= len(events) - 2 < 7  # some chunks arrived, not all of them
+    assert a.count == 1

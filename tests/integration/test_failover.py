@@ -164,3 +164,19 @@ def test_without_a_context_window_fallback_the_client_learns_why(gateway, two):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "context_length_exceeded"
     assert (a.count, b.count) == (1, 0)
+
+
+def test_a_routed_model_moves_to_its_next_candidate_which_is_not_a_fallback(gateway, two):
+    a, b = two
+    config = deployments_config(a, retries=0)
+    config["providers"].update(deployments_config(b)["providers"])
+    config["models"]["other"] = {"deployments": [{"provider": "b", "model": "b-model"}]}
+    config["models"]["auto"] = {"candidates": ["chat", "other"]}
+    server = gateway(config)
+    a.fail_next(1, 500)
+    response = ask(server, model="auto")
+    assert response.status_code == 200
+    assert response.headers["x-arbiter-model"] == "other"
+    assert response.headers["x-arbiter-attempts"] == "2"
+    assert (a.count, b.count) == (1, 1)
+    assert metric_value(server, "arbiter_fallbacks_total", model="auto") is None
