@@ -71,7 +71,7 @@ def test_two_gateways_sharing_redis_agree_on_a_cooldown_and_its_probe(
     gateway, faulty, redis_prefix
 ):
     a, b = faulty("a"), faulty("b")
-    config = shared_config(a, b, SHARED_REDIS, redis_prefix, cooldown_s=1.5)
+    config = shared_config(a, b, SHARED_REDIS, redis_prefix, cooldown_s=2.0)
     one, two = gateway(config), gateway(config)
     a.fail_next(2, 500)
     assert [ask(one), ask(one)] == ["b", "b"]  # a failed twice on the first gateway
