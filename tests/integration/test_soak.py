@@ -38,11 +38,16 @@ async def test_ten_percent_of_500s_on_one_deployment_never_reach_a_client(gatewa
         until = time.monotonic() + DURATION_S
         url = server.url + "/v1/chat/completions"
         await asyncio.gather(*(client_loop(client, url, until, seen) for _ in range(CLIENTS)))
-    assert set(seen) == {"ok"}, seen
-    assert flaky.failures > 0 and steady.failures == 0
-    assert flaky.count > flaky.failures and steady.count > 0  # both took traffic
-    # Every upstream request either answered a client or was a failure that was retried.
-    assert flaky.count + steady.count == seen["ok"] + flaky.failures
-    retried = metric_value(server, "arbiter_retries_total", provider="flaky") or 0
-    failed_over = flaky.failures - retried
-    assert 0 <= failed_over <= flaky.failures / 10  # almost always the retry on flaky works
+    numbers = (seen, flaky.count, flaky.failures, steady.count)
+    assert set(seen) == {"ok"}, numbers
+    assert flaky.failures > 0 and steady.failures == 0, numbers
+    assert flaky.count > flaky.failures and steady.count > 0, numbers  # both took traffic
+    # Every upstream request either answered a client or failed and was tried again.
+    failed = sum(
+        metric_value(server, "arbiter_upstream_errors_total", provider=p.name, reason=r) or 0
+        for p in (flaky, steady)
+        for r in ("UpstreamUnavailableError", "UpstreamTimeoutError")
+    )
+    assert flaky.count + steady.count == seen["ok"] + failed, (numbers, failed)
+    assert failed >= flaky.failures, (numbers, failed)
+    assert (metric_value(server, "arbiter_retries_total", provider="flaky") or 0) > 0
