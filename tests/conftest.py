@@ -95,7 +95,8 @@ def faulty() -> Iterator[Callable[..., FaultyUpstream]]:
 def deployments_config(
     *upstreams: FaultyUpstream, model: str = "chat", strategy: str = "priority", **routing: Any
 ) -> dict[str, Any]:
-    """One model served by one deployment per fake upstream (provider = upstream name)."""
+    """One model served by one deployment per fake upstream (provider = upstream name),
+    with the response cache off."""
     return {
         "providers": {
             u.name: {"type": "openai-compatible", "base_url": u.url, "timeout_s": 5}
@@ -110,6 +111,7 @@ def deployments_config(
             }
         },
         "routing": {"backoff_base_s": 0.01, "backoff_max_s": 2, **routing},
+        "cache": {"enabled": False},  # these tests count upstream calls
     }
 
 
