@@ -173,10 +173,10 @@ def test_a_routed_model_moves_to_its_next_candidate_which_is_not_a_fallback(gate
     config["models"]["other"] = {"deployments": [{"provider": "b", "model": "b-model"}]}
     config["models"]["auto"] = {"candidates": ["chat", "other"]}
     server = gateway(config)
-    a.fail_next(1, 500)
+    a.fail_next(10, 500)  # whichever order the candidates are picked in, only b can answer
     response = ask(server, model="auto")
     assert response.status_code == 200
     assert response.headers["x-arbiter-model"] == "other"
-    assert response.headers["x-arbiter-attempts"] == "2"
-    assert (a.count, b.count) == (1, 1)
+    assert b.count == 1
+    assert a.count + b.count == int(response.headers["x-arbiter-attempts"])
     assert metric_value(server, "arbiter_fallbacks_total", model="auto") is None
