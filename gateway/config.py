@@ -175,6 +175,11 @@ class RoutingSettings(_Strict):
     timeout_s: float = Field(default=120.0, gt=0)
     backoff_base_s: float = Field(default=0.25, ge=0)
     backoff_max_s: float = Field(default=8.0, ge=0)
+    error_rate_window_s: float = Field(default=10.0, gt=0)
+    max_error_rate: float = Field(default=0.5, gt=0, le=1)
+    min_attempts_for_error_rate: int = Field(default=10, ge=1)
+    latency_decay_s: float = Field(default=10.0, gt=0)
+    state_sync_s: float = Field(default=0.5, gt=0)
 
 
 class CacheSettings(_Strict):

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from gateway.caching import open_response_cache
 from gateway.drain import flush_all, watch_signals
+from gateway.routing_setup import build_routing
 from gateway.runtime import open_upstreams
 from routing.executor import Executor
 from routing.state import SharedState
@@ -40,13 +41,19 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
         state.cache = open_response_cache(settings, plan, state.metrics, shared.redis)
         upstreams = open_upstreams(plan, transport)
         state.upstreams = upstreams
+        routing = build_routing(
+            settings, plan, shared, state.observers, quality=state.ranking.deployment_quality
+        )
+        state.routing = routing
         state.executor = Executor(
             plan.routes,
             upstreams,
             routed=plan.routed,
             observers=state.observers,
             pick_candidates=state.ranking.selector.pick,
+            **routing.executor_options(),
         )
+        await routing.start()
         await state.ranking.start(shared)
         state.draining = False
 
@@ -66,6 +73,7 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
             state.draining = True
             restore_signals()
             await flush_all([*state.hooks, *state.observers])
+            await routing.aclose()
             await state.ranking.aclose()
             await asyncio.gather(*(u.client.aclose() for u in upstreams.values()))
             await state.cache.aclose()

@@ -24,6 +24,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from gateway.context import RequestContext
 from gateway.metrics_multiprocess import multiprocess_dir, prune_dead_workers
+from providers.base import Target
 from routing.executor import Attempt
 
 __all__ = [
@@ -201,13 +202,33 @@ class MetricsHook:
 
 
 class MetricsObserver:
-    """Counts failed upstream attempts by provider and error class."""
+    """Counts failed upstream attempts by provider and error class, retries, and
+    requests answered by a fallback; sets ``arbiter_deployment_up`` from health."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        self._deployments: dict[tuple[str, str], set[str]] = {}
+        self._down: dict[tuple[str, str], set[str]] = {}
 
     def on_attempt(self, attempt: Attempt) -> None:
         if attempt.error is not None:
             self.metrics.upstream_errors.labels(
                 attempt.target.provider, type(attempt.error).__name__
             ).inc()
+        if attempt.retry:
+            self.metrics.retries.labels(attempt.target.provider).inc()
+        if attempt.fallback and attempt.error is None:
+            self.metrics.fallbacks.labels(attempt.requested).inc()
+
+    def on_health(self, target: Target, up: bool) -> None:
+        """The gauge is the share of a (model, provider)'s deployments taking traffic:
+        1 when all are, 0 while all are cooling down."""
+        labels = (target.model_name, target.provider)
+        self._deployments.setdefault(labels, set()).add(target.id)
+        down = self._down.setdefault(labels, set())
+        if up:
+            down.discard(target.id)
+        else:
+            down.add(target.id)
+        share = 1.0 - len(down) / len(self._deployments[labels])
+        self.metrics.deployment_up.labels(*labels).set(share)

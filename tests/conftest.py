@@ -6,12 +6,15 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.config import Settings, parse_settings
 from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.faults import FaultyUpstream
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.serving import ServerThread, run_server
@@ -142,3 +145,51 @@ def fake_gemini(fake_gemini_server: tuple[FakeGemini, ServerThread]) -> Iterator
     fake.reset()
     yield fake
     fake.reset()
+
+
+@pytest.fixture
+def faulty() -> Iterator[Callable[..., FaultyUpstream]]:
+    """Starts fault-injecting upstreams (tests/fakes/faults.py); stops them all at the end."""
+    started: list[FaultyUpstream] = []
+
+    def start(name: str, **options: Any) -> FaultyUpstream:
+        upstream = FaultyUpstream(name, **options).start()
+        started.append(upstream)
+        return upstream
+
+    yield start
+    for upstream in started:
+        upstream.stop()
+
+
+def deployments_config(
+    *upstreams: FaultyUpstream, model: str = "chat", strategy: str = "priority", **routing: Any
+) -> dict[str, Any]:
+    """One model served by one deployment per fake upstream (provider = upstream name),
+    with the response cache off."""
+    return {
+        "providers": {
+            u.name: {"type": "openai-compatible", "base_url": u.url, "timeout_s": 5}
+            for u in upstreams
+        },
+        "models": {
+            model: {
+                "strategy": strategy,
+                "deployments": [
+                    {"provider": u.name, "model": f"{u.name}-model"} for u in upstreams
+                ],
+            }
+        },
+        "routing": {"backoff_base_s": 0.01, "backoff_max_s": 2, **routing},
+        "cache": {"enabled": False},  # these tests count upstream calls
+    }
+
+
+def metric_value(server: ServerThread, name: str, **labels: str) -> float | None:
+    """One sample from the gateway's /metrics, or None when it is not there."""
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return None

@@ -34,6 +34,7 @@ def cache_config(fake_url: str, **cache: Any) -> dict[str, Any]:
         {"name": "master", "key": NAMED_MASTER},  # a virtual key, named like the master key
     ]
     config["cache"] = cache
+    config["routing"] = {"retries": 0}  # a single upstream 500 reaches the client
     return config
 
 

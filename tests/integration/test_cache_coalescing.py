@@ -20,6 +20,7 @@ QUESTION = [{"role": "user", "content": "the same question, many times"}]
 def config(upstream_url: str = "http://upstream.invalid/v1", **cache: Any) -> dict[str, Any]:
     settings = openai_config(upstream_url, "gpt-4o-mini")
     settings["cache"] = cache
+    settings["routing"] = {"retries": 0}  # a single upstream 500 reaches the client
     return settings
 
 
