@@ -6,18 +6,34 @@ httpx exception is translated into the taxonomy in ``map_transport_errors``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 
+import aiohttp
 import httpx
 
+from providers.aiohttp_transport import AiohttpTransport
 from providers.base import ProviderAdapter, Target
 from providers.errors import GatewayError, UpstreamTimeoutError, UpstreamUnavailableError
 from providers.types import ChatChunk, ChatRequest, ChatResponse
 
-__all__ = ["build_client", "complete", "map_transport_errors", "stream"]
+__all__ = ["build_client", "complete", "map_transport_errors", "network_transport", "stream"]
 
 _ERROR_BODY_LIMIT = 64 * 1024
+# Which transport carries provider traffic: "aiohttp" (default; the fastest that
+# passes the suite, see bench/README.md) or "httpx" (httpx's own httpcore transport).
+TRANSPORT_ENV = "ARBITER_HTTP_TRANSPORT"
+
+
+def network_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport | None:
+    """The transport for real upstreams; None lets httpx build its default one."""
+    kind = os.environ.get(TRANSPORT_ENV, "aiohttp").strip().lower()
+    if kind == "httpx":
+        return None
+    if kind != "aiohttp":
+        raise ValueError(f"{TRANSPORT_ENV} must be 'aiohttp' or 'httpx', not {kind!r}")
+    return AiohttpTransport(limits=limits)
 
 
 def build_client(
@@ -34,6 +50,8 @@ def build_client(
         keepalive_expiry=30.0,
     )
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+    if transport is None:
+        transport = network_transport(limits)
     return httpx.AsyncClient(
         timeout=timeout, limits=limits, transport=transport, follow_redirects=False
     )
@@ -50,7 +68,8 @@ def map_transport_errors(target: Target) -> Iterator[None]:
             target=target.id,
             debug=repr(exc),
         ) from None
-    except (httpx.HTTPError, httpx.StreamError) as exc:
+    except (httpx.HTTPError, httpx.StreamError, aiohttp.ClientError) as exc:
+        # aiohttp's own errors are mapped by its transport; this is the safety net.
         raise UpstreamUnavailableError(
             f"{target.provider} could not be reached ({type(exc).__name__})",
             provider=target.provider,
