@@ -90,15 +90,24 @@ def _arbiter_config(upstream_port: int, port: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _start_arbiter(env_extra: dict[str, str]) -> Callable[..., tuple[Proc, int]]:
+def _start_arbiter(
+    env_extra: dict[str, str], checkout: str | None = None
+) -> Callable[..., tuple[Proc, int]]:
+    """Arbiter from this checkout, or from ``$ARBITER_BENCH_BASELINE`` (another
+    checkout, e.g. main) when ``checkout`` names that variable: an A/B of two commits."""
+
     def start(tmp: Path, upstream_port: int, cpus: str | None, _: dict[str, str]):
+        root = Path(os.environ[checkout]) if checkout else ROOT
+        if checkout and not (root / "gateway" / "cli.py").is_file():
+            raise RuntimeError(f"${checkout} is not an Arbiter checkout: {root}")
         port = free_port()
-        name = "arbiter" + "".join(f"-{v}" for v in env_extra.values())
+        name = "arbiter" + "".join(f"-{v}" for v in env_extra.values()) + (
+            "-baseline" if checkout else "")
         config = tmp / f"{name}.yaml"
         config.write_text(_arbiter_config(upstream_port, port))
         argv = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)]
-        env = _env(PYTHONPATH=str(ROOT), **env_extra)
-        proc = Proc.start(name, argv, cpus=cpus, log=tmp / f"{name}.log", env=env, cwd=ROOT)
+        env = _env(PYTHONPATH=str(root), **env_extra)
+        proc = Proc.start(name, argv, cpus=cpus, log=tmp / f"{name}.log", env=env, cwd=root)
         wait_http(f"http://127.0.0.1:{port}/health/live", proc)
         return proc, port
 
@@ -169,6 +178,8 @@ TARGETS: dict[str, Target] = {
                _start_arbiter({}), KEY),
         Target("arbiter-httpx", "Arbiter on httpx's default transport", "arbiter",
                _start_arbiter({"ARBITER_HTTP_TRANSPORT": "httpx"}), KEY),
+        Target("arbiter-baseline", "Arbiter from the checkout in $ARBITER_BENCH_BASELINE",
+               "arbiter", _start_arbiter({}, "ARBITER_BENCH_BASELINE"), KEY),
         Target("litellm", "LiteLLM proxy, one worker, no database", "litellm",
                _start_litellm, KEY),
         Target("floor-memory", "Starlette answering from memory (no upstream)", "floor",

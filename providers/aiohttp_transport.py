@@ -92,9 +92,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         *,
         limits: httpx.Limits,
         ssl_context: ssl.SSLContext | bool = True,
+        trust_env: bool = False,
     ) -> None:
         self._limits = limits
         self._ssl = ssl_context
+        self._trust_env = trust_env  # proxy variables (and .netrc), as httpx's trust_env
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
@@ -111,6 +113,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             auto_decompress=False,
             skip_auto_headers=_SKIP_AUTO_HEADERS,
             timeout=aiohttp.ClientTimeout(total=None),
+            trust_env=self._trust_env,
         )
         return self._session
 

@@ -17,6 +17,7 @@ from providers.aiohttp_transport import AiohttpTransport
 from providers.base import ProviderAdapter, Target
 from providers.errors import GatewayError, UpstreamTimeoutError, UpstreamUnavailableError
 from providers.types import ChatChunk, ChatRequest, ChatResponse
+from providers.upstream_client import UpstreamClient
 
 __all__ = ["build_client", "complete", "map_transport_errors", "network_transport", "stream"]
 
@@ -26,14 +27,22 @@ _ERROR_BODY_LIMIT = 64 * 1024
 TRANSPORT_ENV = "ARBITER_HTTP_TRANSPORT"
 
 
-def network_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport | None:
-    """The transport for real upstreams; None lets httpx build its default one."""
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+def _proxy_configured() -> bool:
+    return any(os.environ.get(n) or os.environ.get(n.lower()) for n in _PROXY_VARIABLES)
+
+
+def network_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """The transport for real upstreams, honouring proxy variables as httpx does."""
     kind = os.environ.get(TRANSPORT_ENV, "aiohttp").strip().lower()
+    proxied = _proxy_configured()
     if kind == "httpx":
-        return None
+        return httpx.AsyncHTTPTransport(limits=limits, trust_env=proxied)
     if kind != "aiohttp":
         raise ValueError(f"{TRANSPORT_ENV} must be 'aiohttp' or 'httpx', not {kind!r}")
-    return AiohttpTransport(limits=limits)
+    return AiohttpTransport(limits=limits, trust_env=proxied)
 
 
 def build_client(
@@ -50,10 +59,8 @@ def build_client(
         keepalive_expiry=30.0,
     )
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
-    if transport is None:
-        transport = network_transport(limits)
-    return httpx.AsyncClient(
-        timeout=timeout, limits=limits, transport=transport, follow_redirects=False
+    return UpstreamClient(
+        transport=transport or network_transport(limits), timeout=timeout, limits=limits
     )
 
 
