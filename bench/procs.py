@@ -127,7 +127,18 @@ class Proc:
         except OSError:
             return ""
 
+    def pause(self) -> None:
+        """SIGSTOP the whole group: an idle target's timers must not steal the core
+        another target is being measured on."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGCONT)
+
     def stop(self, timeout_s: float = 10.0) -> None:
+        self.resume()
         if self.sampler:
             self.sampler.stop()
         if self.popen.poll() is None:
