@@ -39,7 +39,7 @@ class UpstreamClient(httpx.AsyncClient):
         self.network = transport
         self._timeout_extension = timeout.as_dict()
 
-    async def send(  # type: ignore[override]
+    async def send(
         self, request: httpx.Request, *, stream: bool = False, **options: Any
     ) -> httpx.Response:
         """Sends ``request`` as is; only ``stream`` is supported as an option."""
