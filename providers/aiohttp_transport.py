@@ -26,10 +26,12 @@ from contextlib import contextmanager
 
 import aiohttp
 import httpx
+import yarl
 
 __all__ = ["AiohttpTransport", "map_aiohttp_errors"]
 
 _SKIP_AUTO_HEADERS = frozenset({"Accept-Encoding", "User-Agent"})  # relay identity bodies
+_MAX_HEADER_LINE = 64 * 1024  # aiohttp's default (8 KiB) is below what some upstreams send
 
 
 @contextmanager
@@ -114,6 +116,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             skip_auto_headers=_SKIP_AUTO_HEADERS,
             timeout=aiohttp.ClientTimeout(total=None),
             trust_env=self._trust_env,
+            max_line_size=_MAX_HEADER_LINE,
+            max_field_size=_MAX_HEADER_LINE,
         )
         return self._session
 
@@ -145,7 +149,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with map_aiohttp_errors(responded=False):
             response = await session.request(
                 request.method,
-                str(request.url),
+                # encoded=True: the path goes out byte for byte as httpx encoded it
+                # (yarl would turn %3A into ':' and break signed requests)
+                yarl.URL(str(request.url), encoded=True),
                 headers=headers,
                 data=data,
                 allow_redirects=False,

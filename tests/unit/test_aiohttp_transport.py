@@ -334,3 +334,39 @@ async def test_stream_cut_midway_is_upstream_unavailable(kind, upstream):
     finally:
         await client.aclose()
     assert len(got) == 1
+
+
+async def test_the_path_goes_out_exactly_as_encoded(kind, upstream):
+    """Regression: aiohttp re-normalised '%3A' to ':' and broke SigV4-signed requests."""
+
+    async def answer(reader, writer):
+        await fake.read_request(reader)
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+
+    fake = await upstream(answer)
+    client = transport.build_client(timeout_s=5)
+    try:
+        url = fake.url + "/model/anthropic.claude-v2%3A1/converse?x=a%2Fb"
+        response = await client.send(httpx.Request("POST", url, content=b"{}"))
+        assert response.status_code == 204
+    finally:
+        await client.aclose()
+    assert fake.requests[0].startswith(b"POST /v1/model/anthropic.claude-v2%3A1/converse?x=a%2Fb ")
+
+
+async def test_long_response_headers_are_accepted(kind, upstream):
+    """A 20 KB header line (over aiohttp's default 8 KiB limit) still parses."""
+
+    async def answer(reader, writer):
+        await fake.read_request(reader)
+        writer.write(b"HTTP/1.1 204 No Content\r\nx-trace: " + b"t" * 20_000 + b"\r\n\r\n")
+        await writer.drain()
+
+    fake = await upstream(answer)
+    client = transport.build_client(timeout_s=5)
+    try:
+        response = await client.send(httpx.Request("POST", fake.url, content=b"{}"))
+    finally:
+        await client.aclose()
+    assert len(response.headers["x-trace"]) == 20_000
