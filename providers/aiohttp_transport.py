@@ -30,7 +30,9 @@ import yarl
 
 __all__ = ["AiohttpTransport", "map_aiohttp_errors"]
 
-_SKIP_AUTO_HEADERS = frozenset({"Accept-Encoding", "User-Agent"})  # relay identity bodies
+# Send exactly the headers httpx.Request carries: no Accept-Encoding (bodies are
+# relayed as sent), no aiohttp User-Agent, no guessed Accept or Content-Type.
+_SKIP_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "Content-Type", "User-Agent"})
 _MAX_HEADER_LINE = 64 * 1024  # aiohttp's default (8 KiB) is below what some upstreams send
 
 
