@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Proc", "RssSampler", "free_port", "rss_kib", "wait_http"]
+__all__ = ["Proc", "RssSampler", "cpu_seconds", "free_port", "rss_kib", "wait_http"]
 
 
 def free_port() -> int:
@@ -54,6 +54,24 @@ def _status_kib(pid: int, field_name: str) -> int:
 def rss_kib(pid: int) -> int:
     """Resident memory of a process and all its descendants, in KiB."""
     return sum(_status_kib(p, "VmRSS") for p in [pid, *_children(pid)])
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants.
+
+    Unlike req/s, CPU per request barely moves when other work shares the
+    machine, so it is the figure to compare across runs on a busy host."""
+    total = 0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
 
 
 class RssSampler:
