@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def run_wrk(
         str(body_file),
         key,
         "fixed" if fixed else "unique",
+        str(time.time_ns()),  # a new tag per run: no body repeats across runs
     ]
     if cpus is not None and shutil.which("taskset"):
         argv = ["taskset", "-c", cpus, *argv]

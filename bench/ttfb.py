@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import statistics
 import time
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -48,18 +49,20 @@ def _once(host: str, port: int, request: bytes, timeout_s: float) -> tuple[float
 def probe_stream(url: str, body: bytes, *, key: str = "", n: int = 10) -> StreamTiming:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    headers = [
-        f"POST {parts.path} HTTP/1.1",
-        f"Host: {host}:{port}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-        "Connection: close",
-    ]
-    if key:
-        headers.append(f"Authorization: Bearer {key}")
-    request = ("\r\n".join(headers) + "\r\n\r\n").encode() + body
     firsts, totals, events = [], [], 0
     for _ in range(n):
+        # a fresh token where the body has its @N@ marker: never a cache hit
+        unique = body.replace(b"@N@", uuid.uuid4().hex.encode())
+        headers = [
+            f"POST {parts.path} HTTP/1.1",
+            f"Host: {host}:{port}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(unique)}",
+            "Connection: close",
+        ]
+        if key:
+            headers.append(f"Authorization: Bearer {key}")
+        request = ("\r\n".join(headers) + "\r\n\r\n").encode() + unique
         first, total, events = _once(host, port, request, timeout_s=30)
         firsts.append(first * 1000)
         totals.append(total * 1000)

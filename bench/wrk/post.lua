@@ -1,7 +1,9 @@
 -- wrk script: POSTs a chat body read from a file.
---   wrk -s post.lua URL -- BODY_FILE [API_KEY] [unique|fixed]
--- "unique" (the default) replaces the @N@ marker with a per-request counter so that
--- no request is a cache hit; "fixed" sends the same bytes every time.
+--   wrk -s post.lua URL -- BODY_FILE [API_KEY] [unique|fixed] [RUN_TAG]
+-- "unique" (the default) replaces the @N@ marker with RUN_TAG, the thread and a
+-- per-request counter, so that no request is a cache hit (RUN_TAG must differ
+-- between runs: a gateway's cache outlives one wrk run); "fixed" sends the same
+-- bytes every time.
 -- At the end it prints one JSON line (prefixed "RESULT ") that bench/load.py reads.
 
 local prefix, suffix, fixed_request
@@ -27,7 +29,8 @@ function init(args)
   if mode == "fixed" or not at then
     fixed_request = wrk.format(nil, nil, nil, body)
   else
-    prefix = string.sub(body, 1, at - 1) .. tostring(tid or 0) .. "-"
+    prefix = string.sub(body, 1, at - 1) .. (args[4] or tostring(os.time())) .. "-"
+      .. tostring(tid or 0) .. "-"
     suffix = string.sub(body, at + 3)
   end
 end
