@@ -25,8 +25,6 @@ _ERROR_BODY_LIMIT = 64 * 1024
 # Which transport carries provider traffic: "aiohttp" (default; the fastest that
 # passes the suite, see bench/README.md) or "httpx" (httpx's own httpcore transport).
 TRANSPORT_ENV = "ARBITER_HTTP_TRANSPORT"
-
-
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 
@@ -35,14 +33,14 @@ def _proxy_configured() -> bool:
 
 
 def network_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    """The transport for real upstreams, honouring proxy variables as httpx does."""
+    """The transport for real upstreams. The aiohttp one honours HTTP(S)_PROXY and
+    ALL_PROXY when set; httpx's own, built here without a client, does not."""
     kind = os.environ.get(TRANSPORT_ENV, "aiohttp").strip().lower()
-    proxied = _proxy_configured()
     if kind == "httpx":
-        return httpx.AsyncHTTPTransport(limits=limits, trust_env=proxied)
+        return httpx.AsyncHTTPTransport(limits=limits)
     if kind != "aiohttp":
         raise ValueError(f"{TRANSPORT_ENV} must be 'aiohttp' or 'httpx', not {kind!r}")
-    return AiohttpTransport(limits=limits, trust_env=proxied)
+    return AiohttpTransport(limits=limits, trust_env=_proxy_configured())
 
 
 def build_client(
