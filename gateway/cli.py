@@ -74,7 +74,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
     os.environ["ARBITER_CONFIG"] = os.path.abspath(_config_path(args))
+    from gateway.server import fast_server_options
+
     common = dict(
+        **fast_server_options(),
         host=host,
         port=port,
         log_level=settings.logging.level,

@@ -7,12 +7,23 @@ dies by the signal (exit -15). A gateway drained on purpose has done its job:
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 from types import FrameType
 
 import uvicorn
 
-__all__ = ["GatewayServer"]
+__all__ = ["GatewayServer", "fast_server_options"]
+
+
+def fast_server_options() -> dict[str, str]:
+    """uvloop and httptools, named explicitly rather than left to uvicorn's "auto",
+    so a missing one is visible here and not a silent slowdown (bench/README.md).
+    The pure-Python fallbacks keep a platform without them (Windows, PyPy) working."""
+    return {
+        "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+    }
 
 
 class GatewayServer(uvicorn.Server):

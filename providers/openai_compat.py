@@ -131,6 +131,7 @@ class OpenAICompatAdapter:
         self.name = flavor.name
         self.capabilities = flavor.capabilities
         self.drop_unsupported = bool((options or {}).get("drop_unsupported"))
+        self._urls: dict[str, httpx.URL] = {}  # parsed once per URL (~20 us a parse)
 
     def build_body(self, request: ChatRequest, target: Target) -> dict[str, Any]:
         """The JSON body: the client's request with the flavor's quirks applied."""
@@ -176,11 +177,12 @@ class OpenAICompatAdapter:
 
     def build_request(self, request: ChatRequest, target: Target) -> httpx.Request:
         body = self.build_body(request, target)
+        text = self.build_url(target)
+        url = self._urls.get(text)
+        if url is None:  # one entry per deployment URL, all known from the config
+            url = self._urls[text] = httpx.URL(text)
         return httpx.Request(
-            "POST",
-            self.build_url(target),
-            headers=self.build_headers(target),
-            content=orjson.dumps(body),
+            "POST", url, headers=self.build_headers(target), content=orjson.dumps(body)
         )
 
     def parse_response(

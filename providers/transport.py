@@ -6,18 +6,41 @@ httpx exception is translated into the taxonomy in ``map_transport_errors``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 
+import aiohttp
 import httpx
 
+from providers.aiohttp_transport import AiohttpTransport
 from providers.base import ProviderAdapter, Target
 from providers.errors import GatewayError, UpstreamTimeoutError, UpstreamUnavailableError
 from providers.types import ChatChunk, ChatRequest, ChatResponse
+from providers.upstream_client import UpstreamClient
 
-__all__ = ["build_client", "complete", "map_transport_errors", "stream"]
+__all__ = ["build_client", "complete", "map_transport_errors", "network_transport", "stream"]
 
 _ERROR_BODY_LIMIT = 64 * 1024
+# Which transport carries provider traffic: "aiohttp" (default; the fastest that
+# passes the suite, see bench/README.md) or "httpx" (httpx's own httpcore transport).
+TRANSPORT_ENV = "ARBITER_HTTP_TRANSPORT"
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+def _proxy_configured() -> bool:
+    return any(os.environ.get(n) or os.environ.get(n.lower()) for n in _PROXY_VARIABLES)
+
+
+def network_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """The transport for real upstreams. The aiohttp one honours HTTP(S)_PROXY and
+    ALL_PROXY when set; httpx's own, built here without a client, does not."""
+    kind = os.environ.get(TRANSPORT_ENV, "aiohttp").strip().lower()
+    if kind == "httpx":
+        return httpx.AsyncHTTPTransport(limits=limits)
+    if kind != "aiohttp":
+        raise ValueError(f"{TRANSPORT_ENV} must be 'aiohttp' or 'httpx', not {kind!r}")
+    return AiohttpTransport(limits=limits, trust_env=_proxy_configured())
 
 
 def build_client(
@@ -34,8 +57,8 @@ def build_client(
         keepalive_expiry=30.0,
     )
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
-    return httpx.AsyncClient(
-        timeout=timeout, limits=limits, transport=transport, follow_redirects=False
+    return UpstreamClient(
+        transport=transport or network_transport(limits), timeout=timeout, limits=limits
     )
 
 
@@ -50,7 +73,8 @@ def map_transport_errors(target: Target) -> Iterator[None]:
             target=target.id,
             debug=repr(exc),
         ) from None
-    except (httpx.HTTPError, httpx.StreamError) as exc:
+    except (httpx.HTTPError, httpx.StreamError, aiohttp.ClientError) as exc:
+        # aiohttp's own errors are mapped by its transport; this is the safety net.
         raise UpstreamUnavailableError(
             f"{target.provider} could not be reached ({type(exc).__name__})",
             provider=target.provider,
