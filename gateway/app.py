@@ -63,7 +63,11 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     state.hooks = [MetricsHook(state.metrics)]  # act on every request; metrics first
     shared_state = lambda: getattr(state, "shared_state", None)  # noqa: E731 - opened in lifespan
     state.ledger = UsageLedger(shared_state)
-    state.rate_limits = RateLimitHook(shared_state, state.plan)
+    # Encodings cost ~100 MB and a second to load: load them at startup only when
+    # some key has a token limit (every request is then counted); otherwise on first use.
+    state.rate_limits = RateLimitHook(
+        shared_state, state.plan, warm=any(key.tpm for key in settings.keys)
+    )
     # Cost before anything reads ctx.cost_usd; budget (a read) before rate limits (a charge).
     budgets = BudgetHook(state.ledger, state.plan, state.keyring.callers)
     state.hooks += [CostHook(state.plan, state.metrics, state.ledger), budgets]
