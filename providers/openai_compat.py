@@ -14,6 +14,7 @@ import httpx
 import orjson
 
 from providers.base import Capabilities, Target
+from providers.decoding import EventDecoder
 from providers.errors import GatewayError, InvalidRequestError, UpstreamUnavailableError
 from providers.inputs import check_supported
 from providers.sse import SSEParser
@@ -59,14 +60,14 @@ def parse_openai_error(body: bytes) -> tuple[str | None, str | None]:
     return (str(message) if message else None), None
 
 
-class OpenAIChunkDecoder:
+class OpenAIChunkDecoder(EventDecoder):
     """Relays OpenAI chunks, making sure a usage chunk ends every stream."""
 
-    __slots__ = ("_parser", "_provider", "done", "usage_seen")
+    __slots__ = ("_parser", "done", "usage_seen")
 
     def __init__(self, provider: str) -> None:
+        super().__init__(provider)
         self._parser = SSEParser()
-        self._provider = provider
         self.done = False
         self.usage_seen = False
 
@@ -76,9 +77,7 @@ class OpenAIChunkDecoder:
     def close(self) -> list[ChatChunk]:
         chunks = self._decode(self._parser.close())
         if not self.done:
-            raise UpstreamUnavailableError(
-                f"{self._provider} ended the stream early", provider=self._provider
-            )
+            raise self._ended_early()
         return chunks
 
     def _decode(self, events: list[Any]) -> list[ChatChunk]:
@@ -88,14 +87,7 @@ class OpenAIChunkDecoder:
             if data == "[DONE]":
                 self.done = True
                 continue
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamUnavailableError(
-                    f"{self._provider} sent a malformed stream event",
-                    provider=self._provider,
-                    debug=data,
-                ) from None
+            chunk = self._loads(data)
             if not isinstance(chunk, dict):
                 continue
             if "error" in chunk and "choices" not in chunk:

@@ -18,8 +18,14 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
-from providers.content import check_unsupported, image_ref, parse_arguments, tool_result_text
 from providers.errors import InvalidRequestError
+from providers.inputs import (
+    check_unsupported,
+    image_ref,
+    object_arguments,
+    require_tool_call_id,
+    text_content,
+)
 from providers.types import ChatRequest, ContentPart, Message
 
 from .wire import ContentBlock, MessageParam, MessagesRequest, ToolChoice, ToolParam
@@ -95,19 +101,14 @@ def _turn_blocks(message: Message, where: str) -> tuple[str, list[ContentBlock]]
                     "type": "tool_use",
                     "id": safe_tool_id(call.id),
                     "name": call.function.name,
-                    "input": parse_arguments(call, f"{where}.tool_calls[{j}]"),
+                    "input": object_arguments(call, f"{where}.tool_calls[{j}]"),
                 }
             )
         return "assistant", blocks
     if message.role == "tool":
-        if not message.tool_call_id:
-            raise InvalidRequestError(
-                f"{where}.tool_call_id: a tool message needs the id of its call",
-                param=f"{where}.tool_call_id",
-            )
-        call_id = safe_tool_id(message.tool_call_id)
+        call_id = safe_tool_id(require_tool_call_id(message, where))
         result: ContentBlock = {"type": "tool_result", "tool_use_id": call_id}
-        text = tool_result_text(message, where)
+        text = text_content(message, where)
         if text.strip():
             result["content"] = text
         return "user", [result]

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from providers.completions import completion, make_usage, tool_call
 from providers.errors import UpstreamUnavailableError
+from providers.replies import arguments_text, completion, make_usage, tool_call
 from providers.types import ChatResponse, Usage
 
 __all__ = ["FINISH_REASONS", "finish_reason", "parse_message", "usage_from"]
@@ -59,11 +59,12 @@ def parse_message(body: bytes, provider: str, model: str, json_tool: str | None)
         elif kind == "tool_use" and block.get("name") == json_tool:
             texts.append(orjson.dumps(block.get("input") or {}).decode())
         elif kind == "tool_use":
-            calls.append(tool_call(str(block["id"]), str(block["name"]), block.get("input") or {}))
+            input_text = arguments_text(block.get("input") or {})
+            calls.append(tool_call(str(block["id"]), str(block["name"]), input_text))
     finish = finish_reason(data.get("stop_reason"), bool(calls))
     return completion(
-        str(data.get("id") or "chatcmpl-arbiter"),
         str(data.get("model") or model),
         [("".join(texts), calls, finish)],
         usage_from(data.get("usage") or {}),
+        completion_id=str(data.get("id") or "chatcmpl-arbiter"),
     )

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from providers.completions import ChunkMaker
-from providers.errors import GatewayError, UpstreamUnavailableError
-from providers.sse import SSEEvent, SSEParser
+from providers.decoding import EventDecoder
+from providers.replies import ChunkMaker
+from providers.sse import SSEParser
 from providers.types import ChatChunk
 
 from .errors import stream_error
@@ -35,59 +33,26 @@ from .response import finish_reason, usage_from
 __all__ = ["AnthropicStreamDecoder"]
 
 
-class AnthropicStreamDecoder:
+class AnthropicStreamDecoder(EventDecoder):
     def __init__(self, provider: str, model: str, json_tool: str | None) -> None:
+        super().__init__(provider)
         self._parser = SSEParser()
-        self._provider = provider
         self._json_tool = json_tool
         self._chunks = ChunkMaker(model=model)
         self._tools: dict[int, int] = {}  # Anthropic block index -> OpenAI tool index
         self._json_blocks: set[int] = set()
         self._streamed_args: set[int] = set()
         self._usage: dict[str, Any] = {}
-        self._error: GatewayError | None = None
         self._stop_reason: str | None = None
         self.done = False
 
     def feed(self, data: bytes) -> list[ChatChunk]:
-        return self._decode(self._parser.feed(data))
-
-    def _raise_pending(self) -> None:
-        """An error event that followed chunks in the same read is raised on the next
-        call, so the chunks before it still reach the caller."""
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+        return self._relay(self._json_objects(self._parser.feed(data)), self._event)
 
     def close(self) -> list[ChatChunk]:
-        chunks = self._decode(self._parser.close())
+        chunks = self._relay(self._json_objects(self._parser.close()), self._event)
         if not self.done:
-            raise UpstreamUnavailableError(
-                f"{self._provider} ended the stream early", provider=self._provider
-            )
-        return chunks
-
-    def _decode(self, events: list[SSEEvent]) -> list[ChatChunk]:
-        self._raise_pending()
-        chunks: list[ChatChunk] = []
-        for event in events:
-            try:
-                payload = orjson.loads(event.data)
-            except orjson.JSONDecodeError:
-                raise UpstreamUnavailableError(
-                    f"{self._provider} sent a malformed stream event",
-                    provider=self._provider,
-                    debug=event.data,
-                ) from None
-            if not isinstance(payload, dict):
-                continue
-            try:
-                chunks.extend(self._event(payload))
-            except GatewayError as exc:
-                if not chunks:
-                    raise
-                self._error = exc
-                break
+            raise self._ended_early()
         return chunks
 
     def _event(self, event: dict[str, Any]) -> list[ChatChunk]:

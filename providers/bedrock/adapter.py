@@ -29,43 +29,25 @@ from providers.bedrock.wire import ContentBlock, ConverseMessage, ConverseReques
 from providers.errors import GatewayError, InvalidRequestError, UpstreamUnavailableError
 from providers.inputs import (
     DECLARED_FIELDS,
+    OPENAI_ONLY,
     check_supported,
     drop_unsupported,
     parse_arguments,
     parse_image,
     read_tool_choice,
     require_inline,
-    system_text,
+    require_tool_call_id,
+    text_content,
 )
 from providers.replies import completion, tool_call
 from providers.status import error_from_status
-from providers.types import ChatRequest, ChatResponse, Message
+from providers.types import ChatRequest, ChatResponse, Message, message_text
 
 __all__ = ["DEFAULT_REGION", "UNSUPPORTED", "BedrockAdapter", "error_status"]
 
 DEFAULT_REGION = "us-east-1"
 IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")
-UNSUPPORTED = frozenset(
-    {
-        "n",
-        "seed",
-        "logprobs",
-        "top_logprobs",
-        "logit_bias",
-        "frequency_penalty",
-        "presence_penalty",
-        "parallel_tool_calls",
-        "service_tier",
-        "store",
-        "modalities",
-        "audio",
-        "prediction",
-        "reasoning_effort",
-        "web_search_options",
-        "functions",
-        "function_call",
-    }
-)
+UNSUPPORTED = OPENAI_ONLY | {"seed", "logprobs", "frequency_penalty", "presence_penalty"}
 _TOP_LEVEL = frozenset(
     {
         "guardrailConfig",
@@ -133,29 +115,21 @@ def _turn(message: Message, provider: str) -> ConverseMessage:
     if message.role == "assistant":
         blocks = _user_blocks(message, provider)
         for call in message.tool_calls or ():
-            arguments = parse_arguments(call.function.arguments)
+            arguments = parse_arguments(call)
             blocks.append(
                 {"toolUse": {"toolUseId": call.id, "name": call.function.name, "input": arguments}}
             )
         return {"role": "assistant", "content": blocks}
     if message.role == "tool":
-        if not message.tool_call_id:
-            raise InvalidRequestError("tool messages need tool_call_id", param="messages")
-        result = [{"text": text} for text in [_tool_text(message)] if text]
+        call_id = require_tool_call_id(message)
+        result = [{"text": text} for text in [message_text(message)] if text]
         return {
             "role": "user",
-            "content": [{"toolResult": {"toolUseId": message.tool_call_id, "content": result}}],
+            "content": [{"toolResult": {"toolUseId": call_id, "content": result}}],
         }
     raise InvalidRequestError(
         f"{provider} does not accept {message.role!r} messages", param="messages"
     )
-
-
-def _tool_text(message: Message) -> str:
-    content = message.content
-    if isinstance(content, list):
-        return "".join(part.text or "" for part in content if part.type == "text")
-    return content or ""
 
 
 def _conversation(
@@ -165,7 +139,7 @@ def _conversation(
     turns: list[ConverseMessage] = []
     for message in request.messages:
         if message.role in ("system", "developer"):
-            text = system_text(message)
+            text = text_content(message)
             if text:
                 system.append({"text": text})
             continue
@@ -315,11 +289,9 @@ class BedrockAdapter:
                 arguments = orjson.dumps(use.get("input", {})).decode()
                 calls.append(tool_call(use["toolUseId"], use["name"], arguments))
         return completion(
-            model=target.model,
-            text=text if (text or not calls) else None,
-            tool_calls=calls,
-            finish_reason=finish_reason(data["stopReason"], target.provider),
-            usage=openai_usage(data.get("usage")),
+            target.model,
+            [(text, calls, finish_reason(data["stopReason"], target.provider))],
+            openai_usage(data.get("usage")),
             completion_id=response.headers.get("x-amzn-requestid"),
         )
 

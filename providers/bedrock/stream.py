@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from providers.bedrock.eventstream import EventMessage, EventStreamDecoder
+from providers.decoding import EventDecoder
 from providers.errors import GatewayError, UpstreamUnavailableError
 from providers.replies import ChunkWriter, make_usage
 from providers.types import ChatChunk, Usage
@@ -51,40 +50,23 @@ def openai_usage(usage: Any) -> Usage | None:
     return make_usage(prompt, usage.get("outputTokens"), cached=cached)
 
 
-class ConverseStreamDecoder:
+class ConverseStreamDecoder(EventDecoder):
     def __init__(self, model: str, provider: str, map_exception: Any) -> None:
+        super().__init__(provider)
         self._frames = EventStreamDecoder(provider)
         self._writer = ChunkWriter(model)
-        self._provider = provider
         self._map_exception = map_exception  # (type, message bytes) -> GatewayError
         self._stopped = False
-        self._pending: GatewayError | None = None
 
     def feed(self, data: bytes) -> list[ChatChunk]:
-        self._raise_pending()
-        chunks: list[ChatChunk] = []
-        for message in self._frames.feed(data):
-            try:
-                chunks.extend(self._message(message))
-            except GatewayError as exc:
-                if not chunks:
-                    raise
-                self._pending = exc  # deliver what came before it first
-                break
-        return chunks
-
-    def _raise_pending(self) -> None:
-        if self._pending is not None:
-            error, self._pending = self._pending, None
-            raise error
+        self._raise_pending()  # before the frame decoder takes in more
+        return self._relay(self._frames.feed(data), self._message)
 
     def close(self) -> list[ChatChunk]:
         self._raise_pending()
         self._frames.close()
         if not self._stopped:
-            raise UpstreamUnavailableError(
-                f"{self._provider} ended the stream early", provider=self._provider
-            )
+            raise self._ended_early()
         return []
 
     def _message(self, message: EventMessage) -> list[ChatChunk]:
@@ -92,14 +74,7 @@ class ConverseStreamDecoder:
             kind = message.event_type or str(message.headers.get(":error-code") or "")
             error: GatewayError = self._map_exception(kind, message.payload)
             raise error
-        try:
-            payload = orjson.loads(message.payload or b"{}")
-        except orjson.JSONDecodeError:
-            raise UpstreamUnavailableError(
-                f"{self._provider} sent a malformed stream event",
-                provider=self._provider,
-                debug=message.payload,
-            ) from None
+        payload = self._loads(message.payload or b"{}")
         return self._event(message.event_type, payload if isinstance(payload, dict) else {})
 
     def _event(self, kind: str, payload: dict[str, Any]) -> list[ChatChunk]:

@@ -28,11 +28,13 @@ from providers.errors import (
 )
 from providers.inputs import (
     DECLARED_FIELDS,
+    OPENAI_ONLY,
     check_supported,
     drop_unsupported,
     parse_image,
     read_tool_choice,
-    system_text,
+    require_tool_call_id,
+    text_content,
 )
 from providers.replies import completion, tool_call
 from providers.status import error_from_status
@@ -42,24 +44,7 @@ __all__ = ["BASE_URL", "CohereAdapter", "UNSUPPORTED"]
 
 BASE_URL = "https://api.cohere.com"
 # OpenAI fields Cohere has no equivalent for: refused (400) or dropped on request.
-UNSUPPORTED = frozenset(
-    {
-        "n",
-        "user",
-        "logit_bias",
-        "top_logprobs",
-        "parallel_tool_calls",
-        "service_tier",
-        "store",
-        "modalities",
-        "audio",
-        "prediction",
-        "reasoning_effort",
-        "web_search_options",
-        "functions",
-        "function_call",
-    }
-)
+UNSUPPORTED = OPENAI_ONLY | {"user"}
 # Extras that are OpenAI's and translated (or Arbiter's own), never passed as they are.
 _NOT_PASSED = UNSUPPORTED | {"frequency_penalty", "presence_penalty", "logprobs"}
 
@@ -90,7 +75,7 @@ def _content(message: Message, provider: str) -> str | list[dict[str, Any]]:
 def _message(message: Message, provider: str) -> CohereMessage:
     role = message.role
     if role in ("system", "developer"):
-        return {"role": "system", "content": system_text(message)}
+        return {"role": "system", "content": text_content(message)}
     if role == "user":
         return {"role": "user", "content": _content(message, provider)}
     if role == "assistant":
@@ -113,11 +98,9 @@ def _message(message: Message, provider: str) -> CohereMessage:
             out["content"] = text
         return out
     if role == "tool":
-        if not message.tool_call_id:
-            raise InvalidRequestError("tool messages need tool_call_id", param="messages")
         return {
             "role": "tool",
-            "tool_call_id": message.tool_call_id,
+            "tool_call_id": require_tool_call_id(message),
             "content": _content(message, provider),
         }
     raise InvalidRequestError(f"{provider} does not accept {role!r} messages", param="messages")
@@ -217,11 +200,9 @@ class CohereAdapter:
         if calls and message.get("tool_plan") and not text:
             text = message["tool_plan"]
         return completion(
-            model=target.model,
-            text=text if (text or not calls) else None,
-            tool_calls=calls,
-            finish_reason=finish_reason(data["finish_reason"], target.provider),
-            usage=openai_usage(data.get("usage")),
+            target.model,
+            [(text, calls, finish_reason(data["finish_reason"], target.provider))],
+            openai_usage(data.get("usage")),
             completion_id=data.get("id"),
         )
 

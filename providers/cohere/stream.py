@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from providers.errors import GatewayError, UpstreamTimeoutError, UpstreamUnavailableError
+from providers.decoding import EventDecoder
+from providers.errors import UpstreamTimeoutError, UpstreamUnavailableError
 from providers.replies import ChunkWriter, make_usage
 from providers.sse import SSEParser
 from providers.types import ChatChunk, Usage
@@ -58,31 +57,16 @@ def _message_delta(event: dict[str, Any]) -> dict[str, Any]:
     return message if isinstance(message, dict) else {}
 
 
-class CohereStreamDecoder:
+class CohereStreamDecoder(EventDecoder):
     def __init__(self, model: str, provider: str) -> None:
+        super().__init__(provider)
         self._parser = SSEParser()
         self._writer = ChunkWriter(model)
-        self._provider = provider
         self._ended = False
-        self._pending: GatewayError | None = None
 
     def feed(self, data: bytes) -> list[ChatChunk]:
-        self._raise_pending()
-        chunks: list[ChatChunk] = []
-        for event in self._parser.feed(data):
-            try:
-                chunks.extend(self._event(event.data))
-            except GatewayError as exc:
-                if not chunks:
-                    raise
-                self._pending = exc  # deliver what came before it first
-                break
-        return chunks
-
-    def _raise_pending(self) -> None:
-        if self._pending is not None:
-            error, self._pending = self._pending, None
-            raise error
+        self._raise_pending()  # before the parser takes in more
+        return self._relay(self._parser.feed(data), lambda event: self._event(event.data))
 
     def close(self) -> list[ChatChunk]:
         self._raise_pending()
@@ -90,22 +74,13 @@ class CohereStreamDecoder:
         for event in self._parser.close():
             chunks.extend(self._event(event.data))
         if not self._ended:
-            raise UpstreamUnavailableError(
-                f"{self._provider} ended the stream early", provider=self._provider
-            )
+            raise self._ended_early()
         return chunks
 
     def _event(self, data: str) -> list[ChatChunk]:
         if not data or data == "[DONE]":
             return []
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise UpstreamUnavailableError(
-                f"{self._provider} sent a malformed stream event",
-                provider=self._provider,
-                debug=data,
-            ) from None
+        event = self._loads(data)
         if not isinstance(event, dict):
             return []
         kind = event.get("type")

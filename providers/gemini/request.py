@@ -22,14 +22,8 @@ from typing import Any
 
 import orjson
 
-from providers.content import (
-    check_unsupported,
-    image_ref,
-    parse_arguments,
-    system_text,
-    tool_result_text,
-)
 from providers.errors import InvalidRequestError
+from providers.inputs import check_unsupported, image_ref, object_arguments, text_content
 from providers.types import ChatRequest, Message
 
 from .call_ids import read_call_id
@@ -70,7 +64,7 @@ def _model_parts(message: Message, where: str, names: dict[str, str]) -> list[Pa
         ref = read_call_id(call.id)
         function_call: dict[str, Any] = {
             "name": call.function.name,
-            "args": parse_arguments(call, f"{where}.tool_calls[{j}]"),
+            "args": object_arguments(call, f"{where}.tool_calls[{j}]"),
         }
         if ref.id:
             function_call["id"] = ref.id
@@ -90,7 +84,7 @@ def _response_part(message: Message, where: str, names: dict[str, str]) -> Part:
             f"{where}.tool_call_id: no earlier assistant tool call has this id",
             param=f"{where}.tool_call_id",
         )
-    text = tool_result_text(message, where)
+    text = text_content(message, where)
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -205,10 +199,20 @@ def _generation_config(request: ChatRequest, options: Mapping[str, Any]) -> Gene
     return config
 
 
+def _system_texts(request: ChatRequest) -> list[str]:
+    """The text of every system and developer message, in order (empty ones skipped)."""
+    texts = [
+        text_content(message, f"messages[{i}]")
+        for i, message in enumerate(request.messages)
+        if message.role in ("system", "developer")
+    ]
+    return [text for text in texts if text]
+
+
 def build_body(request: ChatRequest, options: Mapping[str, Any]) -> GenerateContentRequest:
     check_unsupported(request, "gemini", choices=True, penalties=True)
     body: GenerateContentRequest = {"contents": _contents(request)}
-    system = system_text(request)
+    system = _system_texts(request)
     if system:
         body["systemInstruction"] = {"parts": [{"text": text} for text in system]}
     if request.tools:

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from providers.completions import completion, make_usage, tool_call
 from providers.errors import ContentFilteredError, UpstreamUnavailableError
+from providers.replies import arguments_text, completion, make_usage, tool_call
 from providers.types import ChatResponse, Usage
 
 from .call_ids import make_call_id
@@ -91,7 +91,8 @@ def candidate_parts(
         elif isinstance(part.get("functionCall"), dict):
             call = part["functionCall"]
             call_id = make_call_id(call, index, position, part.get("thoughtSignature"))
-            calls.append(tool_call(call_id, str(call.get("name", "")), call.get("args") or {}))
+            args = arguments_text(call.get("args") or {})
+            calls.append(tool_call(call_id, str(call.get("name", "")), args))
             position += 1
     return texts, calls
 
@@ -112,8 +113,8 @@ def parse_generate_response(body: bytes, provider: str, model: str) -> ChatRespo
         finish = finish_reason(candidate.get("finishReason"), bool(calls))
         choices.append(("".join(texts), calls, finish))
     return completion(
-        str(data.get("responseId") or "chatcmpl-arbiter"),
         str(data.get("modelVersion") or model),
         choices,
         usage_from(data.get("usageMetadata") or {}),
+        completion_id=str(data.get("responseId") or "chatcmpl-arbiter"),
     )

@@ -14,11 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from providers.completions import ChunkMaker
-from providers.errors import GatewayError, UpstreamUnavailableError
-from providers.sse import SSEEvent, SSEParser
+from providers.decoding import EventDecoder
+from providers.replies import ChunkMaker
+from providers.sse import SSEParser
 from providers.types import ChatChunk
 
 from .errors import stream_error
@@ -33,59 +31,26 @@ class _Choice:
     finished: bool = False
 
 
-class GeminiStreamDecoder:
+class GeminiStreamDecoder(EventDecoder):
     def __init__(self, provider: str, model: str) -> None:
+        super().__init__(provider)
         self._parser = SSEParser()
-        self._provider = provider
         self._chunks = ChunkMaker(model=model)
         self._choices: dict[int, _Choice] = {}
         self._usage: dict[str, Any] = {}
-        self._error: GatewayError | None = None
 
     @property
     def done(self) -> bool:
         return bool(self._choices) and all(c.finished for c in self._choices.values())
 
     def feed(self, data: bytes) -> list[ChatChunk]:
-        return self._decode(self._parser.feed(data))
-
-    def _raise_pending(self) -> None:
-        """An error event that followed chunks in the same read is raised on the next
-        call, so the chunks before it still reach the caller."""
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+        return self._relay(self._json_objects(self._parser.feed(data)), self._response)
 
     def close(self) -> list[ChatChunk]:
-        chunks = self._decode(self._parser.close())
+        chunks = self._relay(self._json_objects(self._parser.close()), self._response)
         if not self.done:
-            raise UpstreamUnavailableError(
-                f"{self._provider} ended the stream early", provider=self._provider
-            )
+            raise self._ended_early()
         chunks.append(self._chunks.usage(usage_from(self._usage)))
-        return chunks
-
-    def _decode(self, events: list[SSEEvent]) -> list[ChatChunk]:
-        self._raise_pending()
-        chunks: list[ChatChunk] = []
-        for event in events:
-            try:
-                payload = orjson.loads(event.data)
-            except orjson.JSONDecodeError:
-                raise UpstreamUnavailableError(
-                    f"{self._provider} sent a malformed stream event",
-                    provider=self._provider,
-                    debug=event.data,
-                ) from None
-            if not isinstance(payload, dict):
-                continue
-            try:
-                chunks.extend(self._response(payload))
-            except GatewayError as exc:
-                if not chunks:
-                    raise
-                self._error = exc
-                break
         return chunks
 
     def _response(self, data: dict[str, Any]) -> list[ChatChunk]:
