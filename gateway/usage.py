@@ -112,7 +112,7 @@ class UsageLedger:
         _add(self._unsent, (key, model, day), values)
         self._spawn(self._send(store))
 
-    async def _send(self, store: SharedState) -> None:
+    async def _send(self, store: SharedState, *, force: bool = False) -> None:
         """Writes every record not yet in Redis in one pipeline; keeps them if it fails."""
         batch, self._unsent = self._unsent, {}
         if not batch:
@@ -137,7 +137,7 @@ class UsageLedger:
 
         sent = False
         try:
-            sent = await store.run("usage-record", remote, lambda: False)
+            sent = await store.run("usage-record", remote, lambda: False, force=force)
         finally:
             for entry, values in batch.items():
                 if sent:
@@ -150,17 +150,19 @@ class UsageLedger:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def flush(self) -> None:
+    async def flush(self, *, force: bool = False) -> None:
         """Waits until every record so far has been sent to the store; records it
-        could not take earlier are sent once more."""
+        could not take earlier are sent once more (``force``: even if Redis failed
+        a moment ago)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         store = self.store()
         if self._unsent and store is not None and store.shared:
-            await self._send(store)
+            await self._send(store, force=force)
 
     async def aclose(self) -> None:
-        await self.flush()
+        """At shutdown: the last chance to write, so Redis is tried whatever happened."""
+        await self.flush(force=True)
         if self._unsent:
             requests = sum(int(values[0]) for values in self._unsent.values())
             log.warning(

@@ -78,12 +78,16 @@ class SharedState:
         operation: str,
         call: Callable[[Redis], Awaitable[T]],
         fallback: Callable[[], T],
+        *,
+        force: bool = False,
     ) -> T:
         """``call(redis)`` when Redis is configured and up, else ``fallback()``.
 
         ``operation`` names what was attempted, for the log and the error metric.
+        ``force`` tries Redis even while it is being left alone after an error (a
+        last attempt, at shutdown).
         """
-        if self.redis is None or not self.available:
+        if self.redis is None or not (force or self.available):
             return fallback()
         try:
             return await call(self.redis)

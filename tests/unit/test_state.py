@@ -26,6 +26,8 @@ async def test_unreachable_redis_falls_back_and_counts():
     assert not state.available  # kept out of the path for a while
     assert await state.run("get-x", lambda r: r.get("x"), lambda: "again") == "again"
     assert errors == ["get-x"]  # not retried while marked down
+    assert await state.run("last", lambda r: r.get("x"), lambda: "late", force=True) == "late"
+    assert errors == ["get-x", "last"]  # ... unless forced (a last try at shutdown)
     assert not await state.ping()
     await state.aclose()
 
