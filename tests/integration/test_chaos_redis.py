@@ -37,6 +37,7 @@ TEAM_RPM = 100_000
 METERED_RPM = 10
 # Written on the chat path: spend and usage (ledger), rl (limits), cache, sb (scoreboard).
 STATE_FAMILIES = {"spend", "usage", "rl", "cache", "sb"}
+NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
 
 
 def chaos_config(upstream: FakeOpenAI, redis_url: str) -> dict[str, Any]:
@@ -227,7 +228,9 @@ async def test_redis_killed_and_restarted_under_load_fails_no_request(gateway, f
         limits = httpx.Limits(max_connections=32)
         async with (
             httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as client,
-            httpx.AsyncClient(base_url=server.url, timeout=10) as probe,
+            # A fresh connection per probe: one idle past uvicorn's keep-alive could be
+            # closed by the server just as the probe reuses it.
+            httpx.AsyncClient(base_url=server.url, timeout=10, limits=NO_KEEPALIVE) as probe,
         ):
             workers = [
                 asyncio.create_task(load.team_client(client, n, stream=n % 2 == 1))
@@ -242,6 +245,7 @@ async def test_redis_killed_and_restarted_under_load_fails_no_request(gateway, f
             usage = await probe.get(
                 "/v1/usage?period=total", headers={"authorization": f"Bearer {MASTER_KEY}"}
             )
+        server.stop()  # before Redis goes: its last writes at shutdown have somewhere to go
     finally:
         await asyncio.to_thread(private.stop)
 
