@@ -89,19 +89,24 @@ STREAM_FAULTS_BEFORE_START = {
     "a named SSE error event": _bad_gateway(sse_reply(NAMED_ERROR_EVENT)),
     "an HTML page instead of a stream": _bad_gateway(json_reply(HTML, content_type="text/html")),
 }
-# Faults after the role chunk and "Hel" went out: the stream can only end cleanly.
+# Faults after the role chunk and "Hel" reached the client: the upstream holds there
+# until the test has read them, so the fault cannot arrive in the same network read.
 STREAM_FAULTS_AFTER_START = {
     "slow drip past the timeout": _timeout(
-        sse_reply(ROLE, HEL, b'data: {"id"', finished=False, end="hang")
+        sse_reply(ROLE, HEL, HOLD, b'data: {"id"', finished=False, end="hang")
     ),
     "truncated mid-event, connection dropped": _bad_gateway(
-        sse_reply(ROLE, HEL, HALF_EVENT, finished=False)
+        sse_reply(ROLE, HEL, HOLD, HALF_EVENT, finished=False)
     ),
-    "truncated mid-event, clean end without [DONE]": _bad_gateway(sse_reply(ROLE, HEL, HALF_EVENT)),
-    "finish chunk but no [DONE]": _bad_gateway(sse_reply(ROLE, HEL, sse_chunk(finish="stop"))),
-    "garbage bytes": _bad_gateway(sse_reply(ROLE, HEL, GARBAGE, sse_chunk("lo"), DONE)),
-    "an SSE error event": _bad_gateway(sse_reply(ROLE, HEL, ERROR_EVENT)),
-    "a named SSE error event": _bad_gateway(sse_reply(ROLE, HEL, NAMED_ERROR_EVENT)),
+    "truncated mid-event, clean end without [DONE]": _bad_gateway(
+        sse_reply(ROLE, HEL, HOLD, HALF_EVENT)
+    ),
+    "finish chunk but no [DONE]": _bad_gateway(
+        sse_reply(ROLE, HEL, HOLD, sse_chunk(finish="stop"))
+    ),
+    "garbage bytes": _bad_gateway(sse_reply(ROLE, HEL, HOLD, GARBAGE, sse_chunk("lo"), DONE)),
+    "an SSE error event": _bad_gateway(sse_reply(ROLE, HEL, HOLD, ERROR_EVENT)),
+    "a named SSE error event": _bad_gateway(sse_reply(ROLE, HEL, HOLD, NAMED_ERROR_EVENT)),
 }
 
 
@@ -235,17 +240,28 @@ def test_stream_fault_after_it_started_ends_with_one_error_event_and_done(
     fault = STREAM_FAULTS_AFTER_START[name]
     faulty = raw(fault.plan)
     server = gateway(fault_config(faulty, fake_openai))
-    response = chat(server, stream=True)
-    assert response.status_code == 200
-    assert response.headers["x-arbiter-provider"] == "faulty"
-    payloads = events(response)
+    body = {"model": "chat", "stream": True, "messages": [{"role": "user", "content": PROMPT}]}
+    with httpx.stream(
+        "POST", server.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=15
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["x-arbiter-provider"] == "faulty"
+        lines = (line for line in response.iter_lines() if line)
+        seen: list[str] = []
+        for line in lines:  # the role chunk, then "Hel"
+            seen.append(line)
+            if '"Hel"' in line:
+                break
+        faulty.release()  # now the upstream breaks
+        seen += lines
+    payloads = [json.loads(x[6:]) if x != "data: [DONE]" else "[DONE]" for x in seen]
     errors = [p for p in payloads if isinstance(p, dict) and "error" in p]
     assert len(errors) == 1, payloads
     assert payloads[-2:] == [errors[0], "[DONE]"]
     assert (errors[0]["error"]["type"], errors[0]["error"]["code"]) == ("api_error", fault.code)
     assert streamed_text(payloads) == "Hel"
     assert (faulty.requests, fake_openai.count()) == (1, 0)
-    assert UPSTREAM_KEY not in response.text
+    assert UPSTREAM_KEY not in "".join(seen)
 
 
 def test_slow_upstreams_do_not_block_the_event_loop(gateway, raw, fake_openai):
