@@ -10,6 +10,12 @@ is dropped, each is counted (``on_error``) and the first of an outage is logged.
 Redis is then left alone for ``retry_after_s`` (so a dead server costs nothing
 per request) and tried again after that: caching resumes by itself.
 
+A claim's lock is the exception: its release is always tried, even while Redis
+is left alone, because a lock left behind stalls every identical request for
+up to ``coalesce_wait_s``. If the release fails all the same, this process
+remembers the lock as orphaned and takes it back the next time it claims the
+key (its own token proves nobody else is computing the answer).
+
 The client is lent by the gateway (the shared-state pool) and not closed here.
 """
 
@@ -35,6 +41,12 @@ _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+# Take back a lock that still holds our token, for another ARGV[2] ms.
+_RETAKE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+_SKIPPED = object()  # what ``_run`` returns when Redis was not asked
 
 
 class RedisCache:
@@ -58,6 +70,9 @@ class RedisCache:
         self._written = 0
         self._token = uuid.uuid4().hex.encode()
         self._release = redis.register_script(_RELEASE)  # EVALSHA, loaded on first use
+        self._retake = redis.register_script(_RETAKE)
+        self._held: dict[str, float] = {}  # key -> TTL of the lock this process set in Redis
+        self._orphans: dict[str, float] = {}  # key -> when its unreleased lock expires
 
     @property
     def available(self) -> bool:
@@ -80,8 +95,17 @@ class RedisCache:
             self._expiring.append([second, size])
         self._written += size
 
-    async def _run(self, operation: str, call: Callable[[], Awaitable[Any]], failed: Any) -> Any:
-        if not self.available:
+    async def _run(
+        self,
+        operation: str,
+        call: Callable[[], Awaitable[Any]],
+        failed: Any,
+        *,
+        always: bool = False,
+    ) -> Any:
+        """``call()``, or ``failed`` when it fails or Redis is being left alone
+        (``always``: try even then)."""
+        if not (always or self.available):
             return failed
         try:
             return await call()
@@ -114,19 +138,41 @@ class RedisCache:
     async def claim(self, key: str, ttl_s: float) -> bool:
         lock = self.prefix + "lock:" + key
         ttl_ms = max(1, int(ttl_s * 1000))
-        # Redis down: nobody can coordinate, so every process computes for itself.
         taken = await self._run(
-            "cache_claim", lambda: self.redis.set(lock, self._token, nx=True, px=ttl_ms), True
+            "cache_claim", lambda: self.redis.set(lock, self._token, nx=True, px=ttl_ms), _SKIPPED
         )
+        if taken is _SKIPPED:
+            return True  # Redis down: nobody can coordinate, so every process computes for itself
+        if not taken and self._orphaned(key):
+            retake = lambda: self._retake(keys=[lock], args=[self._token, ttl_ms])  # noqa: E731
+            taken = await self._run("cache_claim", retake, _SKIPPED)
+            if taken is _SKIPPED:
+                return True
+        if taken:
+            self._orphans.pop(key, None)
+            self._held[key] = ttl_s
         return bool(taken)
 
     async def release(self, key: str) -> None:
+        ttl_s = self._held.pop(key, None)
+        if ttl_s is None:
+            return  # claimed while Redis was down: no lock to delete
         lock = self.prefix + "lock:" + key
-        await self._run(
+        released = await self._run(
             "cache_release",
             lambda: self._release(keys=[lock], args=[self._token]),
-            0,
+            _SKIPPED,
+            always=True,
         )
+        if released is _SKIPPED:
+            self._orphans[key] = self._clock() + ttl_s  # by then the lock has expired
+
+    def _orphaned(self, key: str) -> bool:
+        """True when this process left ``key``'s lock behind (and it may still be there)."""
+        now = self._clock()
+        for stale in [k for k, expires in self._orphans.items() if expires <= now]:
+            del self._orphans[stale]
+        return key in self._orphans
 
     async def aclose(self) -> None:
         return None  # the client belongs to the shared state

@@ -13,11 +13,17 @@ survives a restart:
 Every record also goes to this process's copy, which answers while Redis is
 away. A record is written to Redis in the background; until it lands, its spend
 is held as pending here, so a budget check in this process never misses it.
+Records that Redis could not take (it was away) are kept, summed per key, model
+and day, and sent with the next write, or by ``flush`` (``/v1/usage`` and
+shutdown call it): an outage delays usage and spend in Redis, it loses none. A
+write that fails after Redis applied it (the connection dropped before the
+reply) is sent again, so such a record can count twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Mapping
@@ -30,6 +36,8 @@ from redis.asyncio import Redis
 from routing.state import SharedState
 
 __all__ = ["FIELDS", "RETENTION_DAYS", "UsageLedger", "UsageRow", "day_of", "days_back"]
+
+log = logging.getLogger("arbiter")
 
 RETENTION_DAYS = 400
 FIELDS = ("requests", "prompt_tokens", "completion_tokens", "cost_usd")
@@ -77,6 +85,7 @@ class UsageLedger:
         self.clock = clock  # seconds since the epoch; tests inject a fake one
         self._local = _Local()
         self._pending: dict[str, float] = defaultdict(float)
+        self._unsent: dict[tuple[str, str, str], list[float]] = {}  # (key, model, day) -> sums
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- writing -----------------------------------------------------------
@@ -100,43 +109,65 @@ class UsageLedger:
         if store is None or not store.shared:
             return
         self._pending[key] += cost
-        self._spawn(self._write(store, key, model, day, values))
+        _add(self._unsent, (key, model, day), values)
+        self._spawn(self._send(store))
 
-    async def _write(
-        self, store: SharedState, key: str, model: str, day: str, values: tuple[float, ...]
-    ) -> None:
-        async def remote(redis: Redis) -> None:
+    async def _send(self, store: SharedState, *, force: bool = False) -> None:
+        """Writes every record not yet in Redis in one pipeline; keeps them if it fails."""
+        batch, self._unsent = self._unsent, {}
+        if not batch:
+            return  # an earlier write took them along
+
+        async def remote(redis: Redis) -> bool:
             pipe = redis.pipeline(transaction=False)
-            for period in (day, _TOTAL):
-                name = store.key("usage", period)
-                for field_name, value in zip(FIELDS, values, strict=True):
-                    member = _SEP.join((key, model, field_name))
-                    if field_name == "cost_usd":
-                        pipe.hincrbyfloat(name, member, value)
-                    else:
-                        pipe.hincrby(name, member, int(value))
-                pipe.incrbyfloat(store.key("spend", key, period), values[3])
-            pipe.expire(store.key("usage", day), RETENTION_DAYS * 86400)
-            pipe.expire(store.key("spend", key, day), _SPEND_TTL_S)
+            for (key, model, day), values in batch.items():
+                for period in (day, _TOTAL):
+                    name = store.key("usage", period)
+                    for field_name, value in zip(FIELDS, values, strict=True):
+                        member = _SEP.join((key, model, field_name))
+                        if field_name == "cost_usd":
+                            pipe.hincrbyfloat(name, member, value)
+                        else:
+                            pipe.hincrby(name, member, int(value))
+                    pipe.incrbyfloat(store.key("spend", key, period), values[3])
+                pipe.expire(store.key("usage", day), RETENTION_DAYS * 86400)
+                pipe.expire(store.key("spend", key, day), _SPEND_TTL_S)
             await pipe.execute()
+            return True
 
+        sent = False
         try:
-            await store.run("usage-record", remote, lambda: None)
+            sent = await store.run("usage-record", remote, lambda: False, force=force)
         finally:
-            self._pending[key] -= values[3]
+            for entry, values in batch.items():
+                if sent:
+                    self._pending[entry[0]] -= values[3]
+                else:
+                    _add(self._unsent, entry, values)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def flush(self) -> None:
-        """Waits until every record so far has reached the store."""
+    async def flush(self, *, force: bool = False) -> None:
+        """Waits until every record so far has been sent to the store; records it
+        could not take earlier are sent once more (``force``: even if Redis failed
+        a moment ago)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        store = self.store()
+        if self._unsent and store is not None and store.shared:
+            await self._send(store, force=force)
 
     async def aclose(self) -> None:
-        await self.flush()
+        """At shutdown: the last chance to write, so Redis is tried whatever happened."""
+        await self.flush(force=True)
+        if self._unsent:
+            requests = sum(int(values[0]) for values in self._unsent.values())
+            log.warning(
+                "usage of %d requests could not be written to the shared state store", requests
+            )
 
     # -- reading -----------------------------------------------------------
 
@@ -191,6 +222,16 @@ class UsageLedger:
             if period in wanted
             for name, value in zip(FIELDS, values, strict=True)
         ]
+
+
+def _add(
+    sums: dict[tuple[str, str, str], list[float]],
+    entry: tuple[str, str, str],
+    values: Iterable[float],
+) -> None:
+    row = sums.setdefault(entry, [0, 0, 0, 0.0])
+    for i, value in enumerate(values):
+        row[i] += value
 
 
 def days_back(today: date, count: int) -> list[str]:

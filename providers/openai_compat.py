@@ -87,24 +87,30 @@ class OpenAIChunkDecoder(EventDecoder):
             if data == "[DONE]":
                 self.done = True
                 continue
+            if event.event == "error":  # whatever its data looks like, never a chunk
+                raise self._stream_error(data)
             chunk = self._loads(data)
             if not isinstance(chunk, dict):
                 continue
             if "error" in chunk and "choices" not in chunk:
-                message, code = parse_openai_error(data.encode())
-                raise error_from_status(
-                    500,
-                    provider=self._provider,
-                    message=message,
-                    code=code,
-                    headers=httpx.Headers(),
-                    body=data.encode(),
-                )
+                raise self._stream_error(data)
             if chunk.get("usage"):
                 self.usage_seen = True
                 normalise_usage(chunk["usage"])
             chunks.append(chunk)
         return chunks
+
+    def _stream_error(self, data: str) -> GatewayError:
+        """An error the upstream sent inside the stream, as a taxonomy error."""
+        message, code = parse_openai_error(data.encode())
+        return error_from_status(
+            500,
+            provider=self._provider,
+            message=message,
+            code=code,
+            headers=httpx.Headers(),
+            body=data.encode(),
+        )
 
 
 def normalise_usage(usage: Any) -> Any:

@@ -10,6 +10,7 @@ request, and heals by itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -77,12 +78,16 @@ class SharedState:
         operation: str,
         call: Callable[[Redis], Awaitable[T]],
         fallback: Callable[[], T],
+        *,
+        force: bool = False,
     ) -> T:
         """``call(redis)`` when Redis is configured and up, else ``fallback()``.
 
         ``operation`` names what was attempted, for the log and the error metric.
+        ``force`` tries Redis even while it is being left alone after an error (a
+        last attempt, at shutdown).
         """
-        if self.redis is None or not self.available:
+        if self.redis is None or not (force or self.available):
             return fallback()
         try:
             return await call(self.redis)
@@ -97,7 +102,16 @@ class SharedState:
             self._down_until = time.monotonic() + self.retry_after_s
             if self.on_error is not None:
                 self.on_error(operation)
+            await self._drop_idle_connections()
             return fallback()
+
+    async def _drop_idle_connections(self) -> None:
+        """Close the pool's idle connections. A Redis that died leaves them open on
+        this side; without this each one would fail once after Redis is back, and
+        each failure would keep Redis out of the path for another ``retry_after_s``."""
+        assert self.redis is not None
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.connection_pool.disconnect(inuse_connections=False)
 
     async def ping(self) -> bool:
         if self.redis is None:

@@ -60,6 +60,13 @@ class PrivateRedis:
         finally:
             client.close()
 
+    def kill(self) -> None:
+        """SIGKILL: Redis dies at once, as in a crash or an OOM kill; clients see resets."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()

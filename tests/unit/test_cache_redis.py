@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from cache.redis import RedisCache
@@ -89,3 +90,61 @@ async def test_an_unreachable_redis_is_a_miss_counted_and_retried_later():
     assert errors == ["cache_get", "cache_set"]
     assert cache.stored_bytes() == 0
     await dead.aclose()
+
+
+class Flaky:
+    """A Redis client that fails every call while ``failing`` is set, like one whose
+    server just went away; otherwise the real client answers."""
+
+    def __init__(self, real: Redis) -> None:
+        self.real = real
+        self.failing = False
+
+    def register_script(self, script: str) -> AsyncScript:
+        return AsyncScript(self, script)  # scripts run through this client too
+
+    def __getattr__(self, name: str) -> object:
+        if self.failing:
+            raise ConnectionError("Connection reset by peer")
+        return getattr(self.real, name)
+
+
+async def test_a_release_is_tried_even_after_another_call_failed(redis):
+    """Regression: a failed cache write marked Redis down and the release right after
+    it was skipped, leaving the lock for coalesce_wait_s: every identical request,
+    in every process, waited that long for an answer that never came."""
+    client, prefix = redis
+    flaky = Flaky(client)
+    clock = Clock()
+    here = RedisCache(flaky, prefix=prefix, clock=clock)  # type: ignore[arg-type]
+    there = RedisCache(client, prefix=prefix)
+    assert await here.claim("k", ttl_s=60)
+    flaky.failing = True
+    await here.set("k", b"answer", ttl_s=60)  # fails: Redis is left alone for a while
+    flaky.failing = False
+    assert not here.available
+    await here.release("k")
+    assert await client.exists(prefix + "lock:k") == 0
+    assert await there.claim("k", ttl_s=60)
+
+
+async def test_a_lock_whose_release_failed_is_taken_back_by_its_own_process(redis):
+    """The next leader in the process that left the lock behind claims the key at
+    once (the lock holds its own token), instead of waiting for it to expire."""
+    client, prefix = redis
+    flaky = Flaky(client)
+    clock = Clock()
+    errors: list[str] = []
+    here = RedisCache(flaky, prefix=prefix, clock=clock, on_error=errors.append)  # type: ignore[arg-type]
+    there = RedisCache(client, prefix=prefix)
+    assert await here.claim("k", ttl_s=60)
+    flaky.failing = True
+    await here.release("k")
+    flaky.failing = False
+    assert errors == ["cache_release"]
+    assert await client.exists(prefix + "lock:k") == 1  # left behind
+    assert not await there.claim("k", ttl_s=60)  # another process still waits: it cannot know
+    clock.now += 2  # Redis is tried again
+    assert await here.claim("k", ttl_s=60)  # ... but this process knows the lock is its own
+    await here.release("k")
+    assert await there.claim("k", ttl_s=60)

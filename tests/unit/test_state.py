@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from redis.asyncio import Redis
+
 from routing.state import SharedState
+from tests.fakes.private_redis import PrivateRedis
 
 
 async def test_without_redis_everything_is_local():
@@ -21,5 +26,36 @@ async def test_unreachable_redis_falls_back_and_counts():
     assert not state.available  # kept out of the path for a while
     assert await state.run("get-x", lambda r: r.get("x"), lambda: "again") == "again"
     assert errors == ["get-x"]  # not retried while marked down
+    assert await state.run("last", lambda r: r.get("x"), lambda: "late", force=True) == "late"
+    assert errors == ["get-x", "last"]  # ... unless forced (a last try at shutdown)
     assert not await state.ping()
     await state.aclose()
+
+
+async def test_after_redis_restarts_no_connection_left_from_before_fails():
+    """Regression: connections opened before Redis died stayed in the pool, open on
+    this side; after it came back each failed once, and each failure kept Redis out
+    of the path for another retry_after_s, so state stayed local long after."""
+    private = await asyncio.to_thread(lambda: PrivateRedis().start())
+    errors: list[str] = []
+    state = SharedState.from_url(private.url, retry_after_s=0.0, on_error=errors.append)
+
+    async def hold(redis: Redis) -> object:  # keeps its connection a moment: five in parallel
+        return await redis.blpop(["nothing"], timeout=0.05)
+
+    async def five_at_once(operation: str) -> list[object]:
+        return await asyncio.gather(
+            *(state.run(operation, hold, lambda: "local") for _ in range(5))
+        )
+
+    try:
+        assert await five_at_once("warm") == [None] * 5  # five connections in the pool
+        await asyncio.to_thread(private.kill)
+        assert await state.run("down", lambda r: r.get("x"), lambda: "local") == "local"
+        assert errors == ["down"]
+        await asyncio.to_thread(private.start)
+        assert await five_at_once("back") == [None] * 5
+        assert errors == ["down"]
+    finally:
+        await state.aclose()
+        await asyncio.to_thread(private.stop)
