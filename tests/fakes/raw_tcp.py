@@ -123,6 +123,7 @@ class RawUpstream:
         self._released: asyncio.Event | None = None
         self._stopping: asyncio.Event | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
@@ -159,6 +160,7 @@ class RawUpstream:
         self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()
+        await asyncio.gather(*self._handlers, return_exceptions=True)  # sockets closed
         await self._server.wait_closed()
 
     async def _read_request(self, reader: asyncio.StreamReader) -> bool:
@@ -178,6 +180,9 @@ class RawUpstream:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self._released is not None and self._stopping is not None
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
         self._writers.add(writer)
         try:
             if not await self._read_request(reader):
@@ -201,6 +206,7 @@ class RawUpstream:
         finally:
             self._writers.discard(writer)
             writer.close()
+            self._handlers.discard(task)
 
 
 @contextmanager

@@ -133,13 +133,14 @@ def private_redis():
     private.stop()
 
 
-def test_spend_recorded_as_sigterm_arrives_is_in_redis_after_exit(tmp_path, private_redis):
+def test_spend_recorded_as_sigterm_arrives_is_in_redis_after_exit(request, tmp_path, private_redis):
     config = flush_config(private_redis.url)
     port = free_port()
     proc = serve(tmp_path, config, port)
     url = f"http://127.0.0.1:{port}"
     usages: list[dict[str, int]] = []
     admin = redis.Redis.from_url(private_redis.url)
+    request.addfinalizer(admin.close)
     try:
         costs = [ask(url, f"bill me for request {i}") for i in range(2)]
         admin.execute_command("CLIENT", "PAUSE", 1500, "ALL")  # Redis stalls for 1.5 s
@@ -168,11 +169,7 @@ def test_spend_recorded_as_sigterm_arrives_is_in_redis_after_exit(tmp_path, priv
     assert "could not be written" not in output
     assert len(usages) == STREAMS  # the streams were answered to the end
     expected = sum(costs) + sum(cost(u) for u in usages)
-    try:
-        stored = float(admin.get(PREFIX + "spend:team:total") or 0)
-    finally:
-        admin.close()
-    assert stored == pytest.approx(expected)
+    assert float(admin.get(PREFIX + "spend:team:total") or 0) == pytest.approx(expected)
 
     # Another gateway on the same Redis: its /v1/usage and /v1/keys show all of it.
     with_master = {"authorization": f"Bearer {MASTER_KEY}"}
