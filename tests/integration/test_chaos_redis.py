@@ -196,7 +196,7 @@ async def phase_long_enough(load: Load, since: float, *, seconds: float, metered
 async def run_outage(load: Load, probe: httpx.AsyncClient, private: PrivateRedis) -> None:
     """Redis up, then SIGKILLed, then back (empty, same port), checking each phase."""
     since = time.monotonic()
-    await until(lambda: phase_long_enough(load, since, seconds=3, metered=15), "load, Redis up")
+    await until(lambda: phase_long_enough(load, since, seconds=4, metered=15), "load, Redis up")
     assert await ready_is(probe, 200)
     assert await written_to(private.url)
     errors_before = await state_errors(probe)
@@ -207,7 +207,7 @@ async def run_outage(load: Load, probe: httpx.AsyncClient, private: PrivateRedis
     ready = await probe.get("/health/ready")
     assert "shared state unreachable" in ready.json()["problems"]
     await until(lambda: errors_above(probe, errors_before), "state errors to be counted")
-    await until(lambda: phase_long_enough(load, since, seconds=5), "load, Redis down")
+    await until(lambda: phase_long_enough(load, since, seconds=6), "load, Redis down")
     assert await ready_is(probe, 503)
 
     await asyncio.to_thread(private.start)
@@ -215,7 +215,7 @@ async def run_outage(load: Load, probe: httpx.AsyncClient, private: PrivateRedis
     await until(lambda: ready_is(probe, 200), "readiness after Redis is back")
     await until(lambda: written_to(private.url), "state to be written to the new Redis")
     errors_back = await state_errors(probe)
-    await until(lambda: phase_long_enough(load, since, seconds=4), "load, Redis back")
+    await until(lambda: phase_long_enough(load, since, seconds=5), "load, Redis back")
     # Healed for good: no connection left over from before the crash fails now.
     assert await state_errors(probe) == errors_back
 
