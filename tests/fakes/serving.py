@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -66,3 +71,44 @@ def run_server(app: Any, port: int | None = None, **config: Any) -> Iterator[Ser
         yield server
     finally:
         server.stop()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def serve_gateway(config_path: Path, port: int, *, capture: bool = True) -> subprocess.Popen[bytes]:
+    """``arbiter serve`` in a subprocess, as a user runs it, ready to answer.
+
+    The environment is this one without REDIS_URL/ARBITER_CONFIG, and imports come from
+    this checkout. ``capture``: keep stdout+stderr for the test to read."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "ARBITER_CONFIG")}
+    env["PYTHONPATH"] = str(ROOT)
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "serve",
+            "--config",
+            str(config_path),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT if capture else output,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            shown = proc.communicate()[0].decode() if capture else ""
+            raise AssertionError("gateway did not start: " + shown)
+        time.sleep(0.05)

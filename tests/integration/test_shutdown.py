@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,9 +11,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.fakes.serving import free_port
+from tests.fakes.serving import free_port, serve_gateway
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-shutdown-test"
 
 
@@ -37,23 +34,7 @@ def start_gateway(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(path), "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "gateway did not start"
-        time.sleep(0.05)
+    return serve_gateway(path, port)
 
 
 def test_sigterm_lets_twenty_streams_finish_and_exits_zero(tmp_path):

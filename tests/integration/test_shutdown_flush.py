@@ -11,12 +11,9 @@ that met the stall, can only reach Redis through the flush at shutdown.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +25,8 @@ import yaml
 from gateway.app import create_app
 from tests.conftest import MASTER_KEY, make_settings
 from tests.fakes.private_redis import PrivateRedis
-from tests.fakes.serving import ServerThread, free_port
+from tests.fakes.serving import ServerThread, free_port, serve_gateway
 
-ROOT = Path(__file__).resolve().parents[2]
 TEAM_KEY = "sk-flush-team-0123456789"
 INPUT_PRICE, OUTPUT_PRICE = 1000.0, 2000.0  # USD per million tokens: visible sums
 STREAMS = 3
@@ -63,26 +59,7 @@ def flush_config(redis_url: str) -> dict[str, Any]:
 def serve(tmp_path: Path, config: dict[str, Any], port: int) -> subprocess.Popen[bytes]:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "ARBITER_CONFIG")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(path), "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("gateway did not start: " + proc.communicate()[0].decode())
-        time.sleep(0.05)
+    return serve_gateway(path, port)
 
 
 def cost(usage: dict[str, int]) -> float:
