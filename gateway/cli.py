@@ -84,6 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(settings.server.shutdown_grace_s) or None,
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # Arbiter reads no client address; skip X-Forwarded-* per request
         log_config=log_config,
     )
     if args.workers > 1:
