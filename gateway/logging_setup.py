@@ -125,6 +125,9 @@ class TextFormatter(_Redacting):
         return self.redact(text)
 
 
+_GATHER_S = 0.02  # how long the writer lets lines gather before writing
+
+
 class BackgroundStreamHandler(logging.Handler):
     """Formats on the caller's thread, writes to a stream (stderr) from a thread of
     its own, so the event loop never waits on a slow terminal or pipe.
@@ -151,20 +154,21 @@ class BackgroundStreamHandler(logging.Handler):
     def _write(self) -> None:
         lines = self._lines
         while True:
-            line = lines.get()
-            batch = []
-            while line is not self._END:
-                batch.append(line)
-                if lines.empty():
-                    break
-                line = lines.get()
-            if batch:
+            batch = [lines.get()]  # asleep until there is something to write...
+            # ...then a pause, so a burst is one wake-up and one write, not one per
+            # line: each wake-up of this thread takes the GIL from the event loop.
+            time.sleep(_GATHER_S)
+            while not lines.empty():
+                batch.append(lines.get_nowait())
+            ended = self._END in batch
+            text = [line for line in batch if line is not self._END]
+            if text:
                 try:
-                    self._stream.write("\n".join(batch) + "\n")
+                    self._stream.write("\n".join(text) + "\n")
                     self._stream.flush()
                 except (OSError, ValueError):
                     pass  # the stream is gone (closed pipe): nothing left to tell
-            if line is self._END:
+            if ended:
                 return
 
     def close(self) -> None:
