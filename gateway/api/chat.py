@@ -23,6 +23,7 @@ from routing.executor import Executor, StreamResult
 __all__ = ["ChatEndpoint", "parse_chat_request", "task_label"]
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_JSON, _SSE = b"application/json", b"text/event-stream; charset=utf-8"
 _MAX_TASK_LABEL = 64
 _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "dict", "list"})
 
@@ -149,7 +150,7 @@ class ChatEndpoint:
         ctx.usage = completion.response.get("usage")
         ctx.response = completion.response
         _finish(ctx, hooks)
-        return JSONAnswer(orjson.dumps(completion.response), _answer_headers(ctx))
+        return Answer(orjson.dumps(completion.response), _answer_headers(ctx))
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -164,14 +165,14 @@ async def read_body(receive: Receive) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-class JSONAnswer(Response):
-    """A JSON response sent as two ASGI messages, without ``Response``'s header
-    building: the body is already bytes and the header names are known."""
+class Answer(Response):
+    """A 200 response whose body is already bytes, sent as two ASGI messages
+    without ``Response``'s header building (names known, values plain)."""
 
-    def __init__(self, body: bytes, headers: Mapping[str, str]) -> None:
+    def __init__(self, body: bytes, headers: Mapping[str, str], media_type: bytes = _JSON) -> None:
         self.body = body
         self.status_code = 200
-        raw = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        raw = [(b"content-type", media_type), (b"content-length", b"%d" % len(body))]
         raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.raw_headers = raw
 
@@ -187,10 +188,9 @@ def _cached_answer(
     assert cached.answer is not None
     _finish(ctx, hooks)
     if ctx.chat.stream:
-        body, media_type, headers = cached.replay(), "text/event-stream", _SSE_HEADERS
-    else:
-        body, media_type, headers = orjson.dumps(cached.answer.response), "application/json", {}
-    return Response(body, media_type=media_type, headers={**headers, **_answer_headers(ctx)})
+        headers = {**_SSE_HEADERS, **_answer_headers(ctx)}
+        return Answer(cached.replay(), headers, _SSE)
+    return Answer(orjson.dumps(cached.answer.response), _answer_headers(ctx))
 
 
 def _for_client(chunk: ChatChunk, include_usage: bool) -> bool:
