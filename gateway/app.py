@@ -73,8 +73,13 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def create_app(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    freeze_heap: bool = False,
 ) -> ArbiterApp:
+    """``freeze_heap``: after startup, hide the startup heap from the garbage
+    collector (``gc.freeze``); for a serving process, not for tests that build many apps."""
     app = ArbiterApp(
         title="Arbiter",
         summary="An OpenAI-compatible gateway that ranks and routes across LLM providers.",
@@ -84,6 +89,7 @@ def create_app(
     )
     state = app.state
     state.settings = settings
+    state.freeze_heap = freeze_heap
     state.plan = plan_runtime(settings)
     state.keyring = KeyRing(settings)
     state.metrics = Metrics()

@@ -95,7 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from gateway.app import create_app
         from gateway.server import GatewayServer
 
-        config = uvicorn.Config(create_app(settings), **common)  # type: ignore[arg-type]
+        config = uvicorn.Config(create_app(settings, freeze_heap=True), **common)  # type: ignore[arg-type]
         GatewayServer(config).run()
     return 0
 
