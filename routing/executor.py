@@ -370,7 +370,7 @@ class Executor:
         upstream = self.upstreams[target.provider]
         attempt = self._begin(run, where, stream=True)
         started = time.perf_counter()
-        chunks = transport.stream(upstream.adapter, upstream.client, run.request, target)
+        chunks = transport.stream_batches(upstream.adapter, upstream.client, run.request, target)
         deadline = run.deadline
         deadline.arm()
         try:
@@ -402,8 +402,8 @@ class Executor:
         if self.health is not None:
             self.health.record_success(target, probe=where.probe)
         meter = StreamMeter(run.request, target.model)
-        meter.observe(first)
         rest = ObservedStream(chunks, attempt, started, deadline, self._stream_ended, meter)
+        rest.observe(first)
         return StreamResult(first, rest, where.route.name, target, run.attempts, attempt)
 
 
