@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 import openai
@@ -249,3 +250,19 @@ def test_without_usage_from_upstream_the_gateway_counts_it(served):
     assert chunks[-1].choices == []
     assert usage.completion_tokens == count_text_tokens("".join(WORDS), "o200k_base")
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+def test_a_client_that_leaves_while_the_upstream_is_silent_ends_the_request_at_once(served):
+    """Nothing more is coming from the upstream, yet the request ends (counted as
+    cancelled, with what was streamed) as soon as the client hangs up."""
+    server, upstream = served(sse_reply(sse_chunk("first ", role=True), HOLD, DONE))
+    stream = RawStream(server, REQUEST)
+    assert b"first " in stream.next_piece()
+    stream.close()
+    labels = {"model": "gpt-4o-mini", "provider": "openai", "status": "cancelled"}
+    deadline = time.monotonic() + 5
+    while metric_value(server, "arbiter_requests_total", **labels) != 1:
+        assert time.monotonic() < deadline, "the request did not end when its client left"
+        time.sleep(0.02)
+    assert metric_value(server, "arbiter_inflight_requests") == 0
+    upstream.release()
