@@ -17,7 +17,7 @@ The executor decides *where* to send and *what next* on failure; the network is
    (``timeout_s``): a stream's first chunk must come by then, and its last too.
 
 Streams fail over until their first chunk; after that the caller gets bytes and
-a failure ends the stream (``gateway.api.chat`` renders it). Observers hear
+a failure ends the stream (``gateway.api.relay`` renders it). Observers hear
 about every attempt (metrics, scoreboard) without the executor knowing what they
 do; ``stats`` and ``health`` are fed directly.
 """
