@@ -320,6 +320,7 @@ class H1Connection(asyncio.Protocol):
         return False  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._write_paused = False  # nothing more goes out: no drain waits for its timeout
         self._lost(exc)
         self._mark_closed()
 
