@@ -277,6 +277,17 @@ async def test_an_informational_answer_before_the_real_one_is_skipped(serve):
     assert (response.status_code, response.text) == (200, "ok")
 
 
+async def test_head_and_204_answers_have_no_body(serve):
+    server = await serve(answer_each(b"HTTP/1.1 204 No Content\r\n\r\n"))
+    async with client() as http:
+        for _ in range(2):
+            assert (await http.delete(server.url())).content == b""
+        assert server.connections == 1  # a 204 leaves the connection reusable
+        head = await serve(answer_each(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"))
+        response = await http.head(head.url())
+        assert (response.headers["content-length"], response.content) == ("10", b"")
+
+
 async def test_a_garbage_status_line_is_a_protocol_error(serve):
     server = await serve(answer_each(b"SMTP ready\r\n\r\n"))
     async with client() as http:
