@@ -12,10 +12,10 @@ transport when a proxy variable is set.
 Errors leave as the httpx exceptions httpcore raises in the same situation, so
 ``map_transport_errors`` lands them in the taxonomy:
 
-  what happened                                         httpx
+  what happened                                        httpx
   no free connection within the pool timeout            PoolTimeout
-  TCP connect or TLS handshake past the connect timeout  ConnectTimeout
-  refused, unreachable, DNS failure, TLS failure         ConnectError
+  connect (TCP + TLS) past the connect timeout          ConnectTimeout
+  refused, unreachable, DNS failure, TLS failure       ConnectError
   request not sent within the write timeout             WriteTimeout
   no response byte within the read timeout (per read)   ReadTimeout
   server hung up before a response, or mid-body with    RemoteProtocolError
