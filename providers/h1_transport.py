@@ -12,19 +12,19 @@ transport when a proxy variable is set.
 Errors leave as the httpx exceptions httpcore raises in the same situation, so
 ``map_transport_errors`` lands them in the taxonomy:
 
-  what happened                                        httpx
-  no free connection within the pool timeout            PoolTimeout
-  connect (TCP + TLS) past the connect timeout          ConnectTimeout
-  refused, unreachable, DNS failure, TLS failure       ConnectError
-  request not sent within the write timeout             WriteTimeout
-  no response byte within the read timeout (per read)   ReadTimeout
-  server hung up before a response, or mid-body with    RemoteProtocolError
+  what happened                                       httpx
+  no free connection within the pool timeout          PoolTimeout
+  connect (TCP + TLS) past the connect timeout        ConnectTimeout
+  refused, unreachable, DNS failure, TLS failure      ConnectError
+  request not sent within the write timeout           WriteTimeout
+  no response byte within the read timeout (per read) ReadTimeout
+  server hung up before a response, or mid-body with  RemoteProtocolError
     Content-Length/chunked framing unfinished
-  garbage status line or headers, head over 256 KiB,    RemoteProtocolError
+  garbage status line or headers, head over 256 KiB,  RemoteProtocolError
     a protocol switch
-  connection reset (or other socket error)              ReadError
-  a scheme other than http/https                        UnsupportedProtocol
-  CR or LF inside a request header                      LocalProtocolError
+  connection reset (or other socket error)            ReadError
+  a scheme other than http/https                      UnsupportedProtocol
+  CR or LF inside a request header                    LocalProtocolError
 """
 
 from __future__ import annotations
