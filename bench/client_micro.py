@@ -24,6 +24,8 @@ from procs import free_port
 from upstream import start_nginx
 
 from providers.aiohttp_transport import AiohttpTransport
+from providers.h1_transport import H1Transport
+from providers.upstream_client import UpstreamClient
 
 LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
 BODY = json.dumps(bodies.small_request()).encode()
@@ -33,28 +35,33 @@ Send = Callable[[], Awaitable[bytes]]
 
 
 async def _stacks(url: str) -> dict[str, tuple[Send, Callable[[], Awaitable[None]]]]:
-    def via_client(transport: httpx.AsyncBaseTransport | None) -> tuple[Send, Callable]:
-        client = httpx.AsyncClient(limits=LIMITS, timeout=30, transport=transport)
-
+    def stack(
+        send_request: Callable[[httpx.Request], Awaitable[httpx.Response]],
+        close: Callable[[], Awaitable[None]],
+    ) -> tuple[Send, Callable[[], Awaitable[None]]]:
         async def send() -> bytes:
             request = httpx.Request("POST", url, headers=HEADERS, content=BODY)
-            response = await client.send(request, stream=True)
+            response = await send_request(request)
             try:
                 return await response.aread()
             finally:
                 await response.aclose()
 
-        return send, client.aclose
+        return send, close
 
-    ours = AiohttpTransport(limits=LIMITS)
+    def via_client(transport: httpx.AsyncBaseTransport | None, lean: bool = False) -> tuple:
+        """``lean``: what the gateway runs, build_client's UpstreamClient and its send."""
+        if lean:
+            assert transport is not None
+            client: httpx.AsyncClient = UpstreamClient(
+                transport=transport, timeout=httpx.Timeout(30), limits=LIMITS
+            )
+        else:
+            client = httpx.AsyncClient(limits=LIMITS, timeout=30, transport=transport)
+        return stack(lambda request: client.send(request, stream=True), client.aclose)
 
-    async def ours_direct() -> bytes:
-        request = httpx.Request("POST", url, headers=HEADERS, content=BODY)
-        response = await ours.handle_async_request(request)
-        try:
-            return await response.aread()
-        finally:
-            await response.aclose()
+    def direct(transport: httpx.AsyncBaseTransport) -> tuple:
+        return stack(transport.handle_async_request, transport.aclose)
 
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))
 
@@ -66,13 +73,51 @@ async def _stacks(url: str) -> dict[str, tuple[Send, Callable[[], Awaitable[None
         "httpx default (httpcore)": via_client(None),
         "httpx + httpx-aiohttp": via_client(PackagedAiohttpTransport(limits=LIMITS)),
         "httpx + arbiter AiohttpTransport": via_client(AiohttpTransport(limits=LIMITS)),
-        "arbiter AiohttpTransport, no AsyncClient.send": (ours_direct, ours.aclose),
+        "arbiter AiohttpTransport, no AsyncClient.send": direct(AiohttpTransport(limits=LIMITS)),
+        "arbiter AiohttpTransport via UpstreamClient": via_client(
+            AiohttpTransport(limits=LIMITS), lean=True
+        ),
+        "httpx + arbiter H1Transport": via_client(H1Transport(limits=LIMITS)),
+        "arbiter H1Transport, no AsyncClient.send": direct(H1Transport(limits=LIMITS)),
+        "arbiter H1Transport via UpstreamClient": via_client(H1Transport(limits=LIMITS), lean=True),
         "aiohttp alone": (raw, session.close),
+        "raw asyncio streams": raw_streams(url),
     }
+
+
+def raw_streams(url: str) -> tuple[Send, Callable[[], Awaitable[None]]]:
+    """The floor: a hand-written request over asyncio streams, one connection per
+    worker, reading Content-Length bodies only (nginx's fixed answer)."""
+    parsed = httpx.URL(url)
+    head = (
+        f"POST {parsed.raw_path.decode()} HTTP/1.1\r\nhost: {parsed.netloc.decode()}\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in HEADERS.items())
+        + f"content-length: {len(BODY)}\r\n\r\n"
+    ).encode() + BODY
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def send() -> bytes:
+        if idle:
+            reader, writer = idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(parsed.host, parsed.port)
+        writer.write(head)
+        response = await reader.readuntil(b"\r\n\r\n")
+        length = int(response.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        body = await reader.readexactly(length)
+        idle.append((reader, writer))
+        return body
+
+    async def close() -> None:
+        for _, writer in idle:
+            writer.close()
+
+    return send, close
 
 
 async def _measure(send: Send, requests: int, concurrency: int) -> float:
     """CPU microseconds per request."""
+
     async def worker(n: int) -> None:
         for _ in range(n):
             await send()
@@ -109,8 +154,14 @@ def main() -> None:
     port = free_port()
     nginx = start_nginx(port, tmp, "0")
     try:
-        uvloop.run(main_async(f"http://127.0.0.1:{port}/v1/chat/completions", args.requests,
-                              [int(c) for c in args.concurrency.split(",")], args.rounds))
+        uvloop.run(
+            main_async(
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                args.requests,
+                [int(c) for c in args.concurrency.split(",")],
+                args.rounds,
+            )
+        )
     finally:
         nginx.stop()
 

@@ -16,6 +16,7 @@ import httpx
 from providers.aiohttp_transport import AiohttpTransport
 from providers.base import ProviderAdapter, Target
 from providers.errors import GatewayError, UpstreamTimeoutError, UpstreamUnavailableError
+from providers.h1_transport import H1Transport
 from providers.stream_chunk import Batch, chunk_decoder
 from providers.types import ChatChunk, ChatRequest, ChatResponse
 from providers.upstream_client import UpstreamClient
@@ -30,8 +31,9 @@ __all__ = [
 ]
 
 _ERROR_BODY_LIMIT = 64 * 1024
-# Which transport carries provider traffic: "aiohttp" (default; the fastest that
-# passes the suite, see bench/README.md) or "httpx" (httpx's own httpcore transport).
+# Which transport carries provider traffic: "h1" (default; Arbiter's own HTTP/1.1
+# transport, the cheapest that passes the suite, see bench/README.md), "aiohttp"
+# (the default when a proxy variable is set: it honours them) or "httpx" (httpcore).
 TRANSPORT_ENV = "ARBITER_HTTP_TRANSPORT"
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
@@ -41,14 +43,18 @@ def _proxy_configured() -> bool:
 
 
 def network_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    """The transport for real upstreams. The aiohttp one honours HTTP(S)_PROXY and
-    ALL_PROXY when set; httpx's own, built here without a client, does not."""
-    kind = os.environ.get(TRANSPORT_ENV, "aiohttp").strip().lower()
+    """The transport for real upstreams. Only the aiohttp one honours HTTP(S)_PROXY
+    and ALL_PROXY, so it is the default when one is set; h1 and httpx's own (built
+    here without a client) speak to upstreams directly."""
+    proxied = _proxy_configured()
+    kind = os.environ.get(TRANSPORT_ENV, "").strip().lower() or ("aiohttp" if proxied else "h1")
+    if kind == "h1":
+        return H1Transport(limits=limits)
     if kind == "httpx":
         return httpx.AsyncHTTPTransport(limits=limits)
     if kind != "aiohttp":
-        raise ValueError(f"{TRANSPORT_ENV} must be 'aiohttp' or 'httpx', not {kind!r}")
-    return AiohttpTransport(limits=limits, trust_env=_proxy_configured())
+        raise ValueError(f"{TRANSPORT_ENV} must be 'h1', 'aiohttp' or 'httpx', not {kind!r}")
+    return AiohttpTransport(limits=limits, trust_env=proxied)
 
 
 def build_client(

@@ -1,6 +1,6 @@
-"""The aiohttp transport under httpx: its errors land in the taxonomy, and it
-behaves on real loopback sockets as httpx's own transport does (both are run
-through the same scenarios)."""
+"""The network transports under httpx (Arbiter's own HTTP/1.1 one, the aiohttp
+one, httpx's own): their errors land in the taxonomy, and they behave alike on
+real loopback sockets (every scenario runs on all three)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from providers import transport
 from providers.aiohttp_transport import AiohttpTransport, map_aiohttp_errors
 from providers.base import Target
 from providers.errors import UpstreamTimeoutError, UpstreamUnavailableError
+from providers.h1_transport import H1Transport
 from providers.registry import create_adapter
 from providers.types import ChatRequest
 from providers.upstream_client import UpstreamClient
@@ -101,7 +102,7 @@ async def upstream() -> AsyncIterator[Callable[[Handler], Awaitable[Upstream]]]:
         await fake.server.wait_closed()
 
 
-@pytest.fixture(params=["aiohttp", "httpx"])
+@pytest.fixture(params=["h1", "aiohttp", "httpx"])
 def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(transport.TRANSPORT_ENV, request.param)
     return str(request.param)
@@ -159,15 +160,36 @@ def test_a_raw_aiohttp_error_is_still_upstream_unavailable():
         raise aiohttp.ServerDisconnectedError()
 
 
-def test_the_default_transport_is_aiohttp_and_httpx_can_be_chosen(monkeypatch):
+PROXY_VARIABLES = [
+    name for upper in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY") for name in (upper, upper.lower())
+]
+
+
+def test_the_default_transport_is_h1_and_the_others_can_be_chosen(monkeypatch):
     limits = httpx.Limits(max_connections=10)
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv(transport.TRANSPORT_ENV, raising=False)
+    assert isinstance(transport.network_transport(limits), H1Transport)
+    monkeypatch.setenv(transport.TRANSPORT_ENV, "aiohttp")
     assert isinstance(transport.network_transport(limits), AiohttpTransport)
     monkeypatch.setenv(transport.TRANSPORT_ENV, "httpx")
     assert isinstance(transport.network_transport(limits), httpx.AsyncHTTPTransport)
     monkeypatch.setenv(transport.TRANSPORT_ENV, "curl")
-    with pytest.raises(ValueError, match="aiohttp"):
+    with pytest.raises(ValueError, match="h1"):
         transport.network_transport(limits)
+
+
+def test_a_proxy_in_the_environment_selects_the_aiohttp_transport(monkeypatch):
+    """h1 speaks no proxy protocol; aiohttp honours HTTP(S)_PROXY and ALL_PROXY."""
+    limits = httpx.Limits(max_connections=10)
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv(transport.TRANSPORT_ENV, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    assert isinstance(transport.network_transport(limits), AiohttpTransport)
+    monkeypatch.setenv(transport.TRANSPORT_ENV, "h1")  # an explicit choice wins
+    assert isinstance(transport.network_transport(limits), H1Transport)
 
 
 async def test_upstream_client_refuses_options_it_would_ignore():
