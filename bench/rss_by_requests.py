@@ -1,7 +1,8 @@
 """Memory under sustained load: Arbiter's RSS after 10k and after 100k requests.
 
-    python bench/rss_by_requests.py [--requests 100000] [--checkpoint 10000] [--connections 8]
-    python bench/rss_by_requests.py --requests 50000 --tracemalloc   # what grew, by line
+    python bench/rss_by_requests.py [--checkpoints 10000,100000] [--connections 8]
+    python bench/rss_by_requests.py --cache-max-mib 64         # another cache.max_bytes
+    python bench/rss_by_requests.py --checkpoints 10000,50000 --tracemalloc   # what grew
 
 Runs wrk in slices against Arbiter (pinned as in bench/run, the benchmark's
 default config: every request a distinct cache miss, so the response cache
@@ -32,7 +33,7 @@ from pathlib import Path
 import bodies
 from load import run_wrk
 from procs import Proc, free_port, rss_kib, wait_http
-from targets import KEY, ROOT, TARGETS, Running, _arbiter_config, _env
+from targets import ROOT, TARGETS, Running, _arbiter_config, _env
 from upstream import start_nginx
 
 HERE = Path(__file__).resolve().parent
@@ -51,25 +52,30 @@ def cache_bytes(url: str) -> float | None:
     return None
 
 
-def start_traced(tmp: Path, upstream_port: int, cpus: str) -> tuple[Proc, int, Path]:
+def start_arbiter(
+    tmp: Path, upstream_port: int, cpus: str, *, traced: bool, cache_mib: float | None
+) -> tuple[Proc, int, Path | None]:
+    """Arbiter on the benchmark's config (``cache.max_bytes`` overridden if asked), under
+    ``bench/traced_serve.py`` when ``traced``."""
     port = free_port()
-    config = tmp / "arbiter-traced.yaml"
-    config.write_text(_arbiter_config(upstream_port, port))
-    snapshots = tmp / "snapshots"
-    snapshots.mkdir()
-    argv = [
-        sys.executable,
-        str(HERE / "traced_serve.py"),
-        str(snapshots),
-        "serve",
-        "--config",
-        str(config),
-    ]
+    config = tmp / "arbiter.yaml"
+    text = _arbiter_config(upstream_port, port)
+    if cache_mib is not None:
+        text += f"cache:\n  max_bytes: {int(cache_mib * 2**20)}\n"
+    config.write_text(text)
+    serve = ["serve", "--config", str(config)]
+    snapshots = None
+    if traced:
+        snapshots = tmp / "snapshots"
+        snapshots.mkdir()
+        argv = [sys.executable, str(HERE / "traced_serve.py"), str(snapshots), *serve]
+    else:
+        argv = [sys.executable, "-m", "gateway.cli", *serve]
     proc = Proc.start(
-        "arbiter-traced",
+        "arbiter",
         argv,
         cpus=cpus,
-        log=tmp / "arbiter-traced.log",
+        log=tmp / "arbiter.log",
         env=_env(PYTHONPATH=str(ROOT)),
         cwd=ROOT,
     )
@@ -107,63 +113,74 @@ def print_growth(first: Path, last: Path, top: int = 15) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=100_000)
-    parser.add_argument("--checkpoint", type=int, default=10_000)
+    parser.add_argument(
+        "--checkpoints",
+        default="10000,100000",
+        help="request counts to read RSS at; the verdict compares first and last",
+    )
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--slice", type=float, default=5.0, help="seconds per wrk run")
-    parser.add_argument("--target", default="arbiter")
+    parser.add_argument("--slice", type=float, default=5.0, help="seconds per wrk run (at most)")
+    parser.add_argument("--target", default="arbiter", help="arbiter, or another bench target")
+    parser.add_argument(
+        "--cache-max-mib",
+        type=float,
+        help="Arbiter's cache.max_bytes, in MiB (default: the config default)",
+    )
     parser.add_argument(
         "--tracemalloc",
         action="store_true",
         help="run under tracemalloc and print what grew between checkpoints",
     )
     args = parser.parse_args()
+    checkpoints = sorted(int(c) for c in args.checkpoints.split(","))
     tmp = Path(tempfile.mkdtemp(prefix="arbiter-soak-"))
     body_file = tmp / "small.json"
     body_file.write_text(json.dumps(bodies.small_request("bench")))
     upstream_port = free_port()
     nginx = start_nginx(upstream_port, tmp, "0")
     snapshots: Path | None = None
-    if args.tracemalloc:
-        proc, port, snapshots = start_traced(tmp, upstream_port, "1")
+    if args.target == "arbiter":
+        proc, port, snapshots = start_arbiter(
+            tmp, upstream_port, "1", traced=args.tracemalloc, cache_mib=args.cache_max_mib
+        )
         run = Running(TARGETS["arbiter"], proc, port)
-        key = KEY
     else:
         run = TARGETS[args.target].start(tmp, upstream_port, "1")
-        key = run.target.key
     assert run.proc is not None
     base = run.url("small").rsplit("/v1/", 1)[0]
-    done, errors, marks, taken = 0, 0, {}, []
+    done, errors, rate, marks, taken = 0, 0, 0.0, {}, []
     print("| requests | RSS MB | cache holds MB |\n|---:|---:|---:|")
     print(f"| 0 | {rss_kib(run.proc.pid) / 1024:.1f} | – |", flush=True)
     try:
-        checkpoints = [args.checkpoint, args.requests]
-        while done < args.requests:
-            result = run_wrk(
-                run.url("small"),
-                body_file,
-                connections=args.connections,
-                duration_s=args.slice,
-                key=key,
-                cpus="0",
-            )
-            done += result.requests
-            errors += result.errors
-            for mark in checkpoints:
-                if done >= mark and mark not in marks:
-                    marks[mark] = rss_kib(run.proc.pid) / 1024
-                    held = cache_bytes(base)
-                    held_mb = "–" if held is None else f"{held / 2**20:.1f}"
-                    print(f"| {done:,} | {marks[mark]:.1f} | {held_mb} |", flush=True)
-                    if snapshots is not None:
-                        taken.append(take_snapshot(run.proc.pid, snapshots, len(taken) + 1))
+        for mark in checkpoints:
+            while done < mark:
+                # Shorter slices near a checkpoint, so that RSS is read close to it.
+                left_s = (mark - done) / rate if rate else args.slice
+                seconds = max(1, round(min(args.slice, left_s)))  # wrk takes whole seconds
+                result = run_wrk(
+                    run.url("small"),
+                    body_file,
+                    connections=args.connections,
+                    duration_s=seconds,
+                    key=run.target.key,
+                    cpus="0",
+                )
+                done += result.requests
+                errors += result.errors
+                rate = result.requests / seconds
+            marks[mark] = rss_kib(run.proc.pid) / 1024
+            held = cache_bytes(base)
+            held_mb = "–" if held is None else f"{held / 2**20:.1f}"
+            print(f"| {done:,} | {marks[mark]:.1f} | {held_mb} |", flush=True)
+            if snapshots is not None:
+                taken.append(take_snapshot(run.proc.pid, snapshots, len(taken) + 1))
     finally:
         run.proc.stop()
         nginx.stop()
-    first, last = marks[args.checkpoint], marks[args.requests]
+    first, last = marks[checkpoints[0]], marks[checkpoints[-1]]
     print(
-        f"\n{errors} errors; RSS after {args.requests:,} is {100 * (last / first - 1):+.1f}% "
-        f"of RSS after {args.checkpoint:,}"
+        f"\n{errors} errors; RSS after {checkpoints[-1]:,} is {100 * (last / first - 1):+.1f}% "
+        f"of RSS after {checkpoints[0]:,}"
     )
     if len(taken) >= 2:
         print_growth(taken[0], taken[-1])
