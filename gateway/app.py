@@ -1,5 +1,10 @@
 """create_app(settings, *, transport=None): the FastAPI application.
 
+``POST /v1/chat/completions``, the hot path, is dispatched by ``ArbiterApp``
+before FastAPI's own stack (server-error and exception middleware, router,
+dependency injection): the two middlewares below wrap ``ChatEndpoint`` directly.
+Every other request goes through FastAPI.
+
 Middleware order, outermost first:
   AccessLogMiddleware       (logging.access_log) logs requests that never reached a
                             chat context: refusals, 413s, other routes
@@ -13,6 +18,8 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.access_log import AccessLogHook, AccessLogMiddleware
 from gateway.api import chat, health, models, usage
@@ -30,7 +37,26 @@ from gateway.ranking import install_ranking
 from gateway.runtime import plan_runtime
 from gateway.usage import UsageLedger
 
-__all__ = ["create_app"]
+__all__ = ["ArbiterApp", "create_app"]
+
+CHAT_PATH = "/v1/chat/completions"
+
+
+class ArbiterApp(FastAPI):
+    """FastAPI, with the chat route answered before FastAPI's stack is entered."""
+
+    chat_app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.chat_app is not None
+            and scope["type"] == "http"
+            and scope["path"] == CHAT_PATH
+            and scope["method"] == "POST"
+        ):
+            await self.chat_app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -46,8 +72,15 @@ def _secrets(settings: Settings) -> list[str]:
     return [v for v in values if len(v) >= 4]
 
 
-def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
-    app = FastAPI(
+def create_app(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    freeze_heap: bool = False,
+) -> ArbiterApp:
+    """``freeze_heap``: after startup, hide the startup heap from the garbage
+    collector (``gc.freeze``); for a serving process, not for tests that build many apps."""
+    app = ArbiterApp(
         title="Arbiter",
         summary="An OpenAI-compatible gateway that ranks and routes across LLM providers.",
         lifespan=lifespan_for(transport),
@@ -56,6 +89,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     )
     state = app.state
     state.settings = settings
+    state.freeze_heap = freeze_heap
     state.plan = plan_runtime(settings)
     state.keyring = KeyRing(settings)
     state.metrics = Metrics()
@@ -85,7 +119,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
 
     install_error_handlers(app)
     install_openapi(app)
-    app.include_router(chat.router)
+    chat_endpoint = chat.ChatEndpoint(state)
+    # Registered with FastAPI too: other methods get the 405 envelope from its router.
+    app.router.routes.append(Route(CHAT_PATH, chat_endpoint, methods=["POST"]))
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(usage.router)
@@ -98,4 +134,18 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     )
     if settings.logging.access_log:
         app.add_middleware(AccessLogMiddleware)
+    app.chat_app = _wrap_chat(chat_endpoint, settings, state.secrets)
     return app
+
+
+def _wrap_chat(endpoint: ASGIApp, settings: Settings, secrets: list[str]) -> ASGIApp:
+    """The chat endpoint inside the same two middlewares every route has."""
+    wrapped: ASGIApp = RequestContextMiddleware(
+        endpoint,
+        max_body_bytes=settings.server.max_body_bytes,
+        max_header_bytes=settings.server.max_header_bytes,
+        secrets=secrets,
+    )
+    if settings.logging.access_log:
+        wrapped = AccessLogMiddleware(wrapped)
+    return wrapped

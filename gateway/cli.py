@@ -84,6 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(settings.server.shutdown_grace_s) or None,
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # Arbiter reads no client address; skip X-Forwarded-* per request
         log_config=log_config,
     )
     if args.workers > 1:
@@ -94,7 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from gateway.app import create_app
         from gateway.server import GatewayServer
 
-        config = uvicorn.Config(create_app(settings), **common)  # type: ignore[arg-type]
+        config = uvicorn.Config(create_app(settings, freeze_heap=True), **common)  # type: ignore[arg-type]
         GatewayServer(config).run()
     return 0
 

@@ -18,6 +18,8 @@ still recorded.
 
 from __future__ import annotations
 
+from prometheus_client import Counter
+
 from gateway.context import RequestContext
 from gateway.metrics import Metrics
 from gateway.runtime import RuntimePlan
@@ -39,6 +41,7 @@ class CostHook:
     def __init__(self, plan: RuntimePlan, metrics: Metrics, ledger: UsageLedger) -> None:
         self.metrics = metrics
         self.ledger = ledger
+        self._spend: dict[tuple[str, str, str], Counter] = {}
         # (model name, provider, upstream model) → the deployment: its prices.
         self._targets: dict[tuple[str, str, str], Target] = {}
         for route in plan.routes.values():
@@ -61,7 +64,11 @@ class CostHook:
         if cost is not None:
             if not ctx.chat.stream:
                 ctx.response_headers[COST_HEADER] = format_usd(cost)
-            self.metrics.cost.labels(ctx.model, provider, ctx.caller.name).inc(cost)
+            labels = (ctx.model, provider, ctx.caller.name)
+            counter = self._spend.get(labels)
+            if counter is None:  # bound once per (model, provider, key): labels() locks
+                counter = self._spend[labels] = self.metrics.cost.labels(*labels)
+            counter.inc(cost)
         self.ledger.record(ctx.caller.name, ctx.model, ctx.usage, cost or 0.0)
 
     async def aclose(self) -> None:

@@ -4,6 +4,7 @@ store, stores them on ``app.state``, and closes them all on the way out."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,6 +63,12 @@ def lifespan_for(transport: httpx.AsyncBaseTransport | None):  # type: ignore[no
             log.info("shutdown signal received: draining in-flight requests")
 
         restore_signals = watch_signals(begin_drain)
+        if getattr(state, "freeze_heap", False):
+            # Everything built so far lives as long as the process: out of the
+            # collector's sight, full collections no longer walk it (their pauses
+            # were the p99 under load, see bench/README.md).
+            gc.collect()
+            gc.freeze()
         log.info(
             "arbiter ready: %d models, %d providers enabled",
             len(plan.routes) + len(plan.routed),

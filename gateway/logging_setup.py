@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import os
 import queue
 import sys
 import threading
@@ -65,10 +66,17 @@ def secret_values(settings: Settings) -> list[str]:
     return sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True)
 
 
+_last_second: tuple[int, str] = (-1, "")
+
+
 def utc_iso(created: float) -> str:
-    """An epoch time as ISO 8601 UTC with milliseconds: 2025-06-01T12:00:00.123Z."""
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    """An epoch time as ISO 8601 UTC with milliseconds: 2025-06-01T12:00:00.123Z.
+    The seconds part is formatted once per second (every access line needs it)."""
+    global _last_second
+    whole = int(created)
+    if _last_second[0] != whole:
+        _last_second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_last_second[1]}.{int(created % 1 * 1000):03d}Z"
 
 
 class _Redacting(logging.Formatter):
@@ -92,7 +100,7 @@ class JsonFormatter(_Redacting):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
-            "pid": record.process,
+            "pid": os.getpid(),  # not record.process: configure_logging turns that off
         }
         fields = getattr(record, FIELDS_ATTR, None)
         if isinstance(fields, Mapping):
@@ -125,6 +133,9 @@ class TextFormatter(_Redacting):
         return self.redact(text)
 
 
+_GATHER_S = 0.02  # how long the writer lets lines gather before writing
+
+
 class BackgroundStreamHandler(logging.Handler):
     """Formats on the caller's thread, writes to a stream (stderr) from a thread of
     its own, so the event loop never waits on a slow terminal or pipe.
@@ -151,20 +162,21 @@ class BackgroundStreamHandler(logging.Handler):
     def _write(self) -> None:
         lines = self._lines
         while True:
-            line = lines.get()
-            batch = []
-            while line is not self._END:
-                batch.append(line)
-                if lines.empty():
-                    break
-                line = lines.get()
-            if batch:
+            batch = [lines.get()]  # asleep until there is something to write...
+            # ...then a pause, so a burst is one wake-up and one write, not one per
+            # line: each wake-up of this thread takes the GIL from the event loop.
+            time.sleep(_GATHER_S)
+            while not lines.empty():
+                batch.append(lines.get_nowait())
+            ended = self._END in batch
+            text = [line for line in batch if line is not self._END]
+            if text:
                 try:
-                    self._stream.write("\n".join(batch) + "\n")
+                    self._stream.write("\n".join(text) + "\n")
                     self._stream.flush()
                 except (OSError, ValueError):
                     pass  # the stream is gone (closed pipe): nothing left to tell
-            if line is self._END:
+            if ended:
                 return
 
     def close(self) -> None:
@@ -212,5 +224,8 @@ def configure_logging(settings: Settings) -> dict[str, Any]:
     """Applies the config's logging section in this process; returns the dict for
     uvicorn, which applies it again in every worker."""
     secrets = secret_values(settings)
+    # Nothing Arbiter writes shows a record's thread or process names; not looking
+    # them up makes every record (one access line per request) cheaper.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.config.dictConfig(logging_config(settings.logging, secrets))
     return logging_config(settings.logging, secrets)  # dictConfig consumes what it is given

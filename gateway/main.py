@@ -7,4 +7,6 @@ import os
 from gateway.app import create_app
 from gateway.config import load_settings
 
-app = create_app(load_settings(os.environ.get("ARBITER_CONFIG", "config.example.yaml")))
+app = create_app(
+    load_settings(os.environ.get("ARBITER_CONFIG", "config.example.yaml")), freeze_heap=True
+)

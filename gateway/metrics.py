@@ -166,6 +166,7 @@ class MetricsHook:
         self.metrics = metrics
         self._requests: dict[tuple[str, str, str], Counter] = {}
         self._served: dict[tuple[str, str], _Served] = {}
+        self._lookups: dict[str, Counter] = {}
 
     def _bound(self, model: str, provider: str) -> _Served:
         served = self._served.get((model, provider))
@@ -186,7 +187,10 @@ class MetricsHook:
             requests = self._requests[labels] = m.requests.labels(*labels)
         requests.inc()
         if ctx.cache == "hit" or ctx.attempts or (ctx.error and ctx.error.provider):
-            m.cache.labels(ctx.cache).inc()  # it reached the cache, then an upstream
+            lookups = self._lookups.get(ctx.cache)
+            if lookups is None:
+                lookups = self._lookups[ctx.cache] = m.cache.labels(ctx.cache)
+            lookups.inc()  # it reached the cache, then an upstream
         if ctx.status == "error" and ctx.model is None:
             return
         served = self._bound(model, provider)

@@ -88,13 +88,21 @@ class UsageLedger:
         self._pending: dict[str, float] = defaultdict(float)
         self._unsent: dict[tuple[str, str, str], list[float]] = {}  # (key, model, day) -> sums
         self._tasks: set[asyncio.Task[None]] = set()
+        self._day_cache: tuple[int, str] = (-1, "")
 
     # -- writing -----------------------------------------------------------
+
+    def _day(self, timestamp: float) -> str:
+        """The UTC day of a time, worked out once per second of the clock."""
+        second = int(timestamp)
+        if self._day_cache[0] != second:
+            self._day_cache = (second, day_of(timestamp).isoformat())
+        return self._day_cache[1]
 
     def record(self, key: str, model: str, usage: Mapping[str, Any] | None, cost: float) -> None:
         """One answered request. Synchronous: the local copy is updated at once and the
         Redis write, if any, is sent in the background."""
-        day = day_of(self.clock()).isoformat()
+        day = self._day(self.clock())
         values = (
             1,
             int((usage or {}).get("prompt_tokens") or 0),

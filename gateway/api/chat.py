@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import orjson
-from fastapi import APIRouter, Request
 from pydantic import ValidationError
+from starlette.datastructures import Headers, State
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from gateway.caching import CacheSlot
 from gateway.context import RequestContext, RequestHook
-from gateway.errors import error_body, resolve_error
+from gateway.errors import error_body, render_error, resolve_error
 from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundError
 from providers.sse import DONE, encode_data
 from providers.types import ChatChunk, ChatRequest
 from routing.executor import Executor, StreamResult
 
-__all__ = ["parse_chat_request", "router"]
-
-router = APIRouter()
+__all__ = ["ChatEndpoint", "parse_chat_request", "task_label"]
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_JSON, _SSE = b"application/json", b"text/event-stream; charset=utf-8"
 _MAX_TASK_LABEL = 64
 _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "dict", "list"})
 
@@ -49,9 +50,9 @@ def parse_chat_request(body: bytes) -> ChatRequest:
         raise InvalidRequestError(message, param=param) from None
 
 
-def task_label(request: Request, chat: ChatRequest) -> str:
+def task_label(headers: Mapping[str, str], chat: ChatRequest) -> str:
     """The task a request belongs to, for ranking: header, then metadata, then 'general'."""
-    label = request.headers.get("x-arbiter-task")
+    label = headers.get("x-arbiter-task")
     if not label and chat.metadata and isinstance(chat.metadata.get("task"), str):
         label = chat.metadata["task"]
     return (label or "general").strip()[:_MAX_TASK_LABEL] or "general"
@@ -79,66 +80,105 @@ def _answer_headers(ctx: RequestContext) -> dict[str, str]:
     }
 
 
-@router.post("/v1/chat/completions")
-async def chat_completions(request: Request) -> Response:
-    state = request.app.state
-    caller = state.keyring.authenticate(request.headers)
-    chat = parse_chat_request(await request.body())
-    executor: Executor = state.executor
-    if not executor.knows(chat.model):
-        raise ModelNotFoundError(f"The model '{chat.model}' does not exist", param="model")
-    caller.check_model(chat.model)
-    ctx = RequestContext(
-        request.scope["state"]["request_id"],
-        caller,
-        chat,
-        task=task_label(request, chat),
-        headers=request.headers,
-    )
-    request.scope["state"]["context"] = ctx  # the access log middleware leaves it to the hooks
-    hooks: Sequence[RequestHook] = state.hooks
-    try:
-        for hook in hooks:
-            await hook.on_request(ctx)
-        async with state.cache.slot(ctx, request.headers) as cached:
-            if cached.answer is not None:
-                return _cached_answer(cached, ctx, hooks)
-            if chat.stream:
-                result = await executor.stream(chat)
-                result.rest = cached.record(result)
-            else:
-                completion = await executor.complete(chat)
-                await cached.store(completion)
-    except GatewayError as exc:
-        _fail(ctx, exc, hooks)
-        raise
-    if chat.stream:
+class ChatEndpoint:
+    """The chat route as a plain ASGI app, reached without FastAPI's routing,
+    dependency injection or exception middleware (``gateway.app.ArbiterApp``
+    dispatches ``POST /v1/chat/completions`` here directly): on the hot path each
+    layer is paid on every request. Errors are rendered here, as the envelope."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await self.respond(scope, receive)
+        except GatewayError as exc:
+            response = render_error(exc, self.state.secrets)
+        except ClientDisconnect:
+            return  # gone before its body arrived: nobody to answer
+        await response(scope, receive, send)
+
+    async def respond(self, scope: Scope, receive: Receive) -> Response:
+        state = self.state
+        headers = Headers(scope=scope)
+        caller = state.keyring.authenticate(headers)
+        chat = parse_chat_request(await read_body(receive))
+        executor: Executor = state.executor
+        if not executor.knows(chat.model):
+            raise ModelNotFoundError(f"The model '{chat.model}' does not exist", param="model")
+        caller.check_model(chat.model)
+        scope_state = scope["state"]
+        ctx = RequestContext(
+            scope_state["request_id"], caller, chat, task=task_label(headers, chat), headers=headers
+        )
+        scope_state["context"] = ctx  # the access log middleware leaves it to the hooks
+        hooks: Sequence[RequestHook] = state.hooks
+        try:
+            for hook in hooks:
+                await hook.on_request(ctx)
+            async with state.cache.slot(ctx, headers) as cached:
+                if cached.answer is not None:
+                    return _cached_answer(cached, ctx, hooks)
+                if chat.stream:
+                    result = await executor.stream(chat)
+                    result.rest = cached.record(result)
+                else:
+                    completion = await executor.complete(chat)
+                    await cached.store(completion)
+        except GatewayError as exc:
+            _fail(ctx, exc, hooks)
+            raise
+        if chat.stream:
+            ctx.model, ctx.provider, ctx.attempts = (
+                result.model,
+                result.target.provider,
+                result.attempts,
+            )
+            ctx.upstream_model = result.target.model
+            ctx.ttft_s = time.perf_counter() - ctx.started
+            return StreamingResponse(
+                _relay(result, ctx, hooks),
+                media_type="text/event-stream",
+                headers={**_SSE_HEADERS, **_answer_headers(ctx)},
+            )
         ctx.model, ctx.provider, ctx.attempts = (
-            result.model,
-            result.target.provider,
-            result.attempts,
+            completion.model,
+            completion.target.provider,
+            completion.attempts,
         )
-        ctx.upstream_model = result.target.model
-        ctx.ttft_s = time.perf_counter() - ctx.started
-        return StreamingResponse(
-            _relay(result, ctx, hooks),
-            media_type="text/event-stream",
-            headers={**_SSE_HEADERS, **_answer_headers(ctx)},
-        )
-    ctx.model, ctx.provider, ctx.attempts = (
-        completion.model,
-        completion.target.provider,
-        completion.attempts,
-    )
-    ctx.upstream_model = completion.target.model
-    ctx.usage = completion.response.get("usage")
-    ctx.response = completion.response
-    _finish(ctx, hooks)
-    return Response(
-        orjson.dumps(completion.response),
-        media_type="application/json",
-        headers=_answer_headers(ctx),
-    )
+        ctx.upstream_model = completion.target.model
+        ctx.usage = completion.response.get("usage")
+        ctx.response = completion.response
+        _finish(ctx, hooks)
+        return Answer(orjson.dumps(completion.response), _answer_headers(ctx))
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body (the size limit is ``RequestContextMiddleware``'s)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class Answer(Response):
+    """A 200 response whose body is already bytes, sent as two ASGI messages
+    without ``Response``'s header building (names known, values plain)."""
+
+    def __init__(self, body: bytes, headers: Mapping[str, str], media_type: bytes = _JSON) -> None:
+        self.body = body
+        self.status_code = 200
+        raw = [(b"content-type", media_type), (b"content-length", b"%d" % len(body))]
+        raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self.raw_headers = raw
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 def _cached_answer(
@@ -148,10 +188,9 @@ def _cached_answer(
     assert cached.answer is not None
     _finish(ctx, hooks)
     if ctx.chat.stream:
-        body, media_type, headers = cached.replay(), "text/event-stream", _SSE_HEADERS
-    else:
-        body, media_type, headers = orjson.dumps(cached.answer.response), "application/json", {}
-    return Response(body, media_type=media_type, headers={**headers, **_answer_headers(ctx)})
+        headers = {**_SSE_HEADERS, **_answer_headers(ctx)}
+        return Answer(cached.replay(), headers, _SSE)
+    return Answer(orjson.dumps(cached.answer.response), _answer_headers(ctx))
 
 
 def _for_client(chunk: ChatChunk, include_usage: bool) -> bool:

@@ -258,7 +258,7 @@ async def compare(request: Request) -> Response:
         if not caller.may_use(model):
             raise PermissionDeniedError(f"this key may not use the model '{model}'", param=param)
     request_id = request.scope["state"]["request_id"]
-    call = _Call(executor, state.hooks, caller, request.headers, task_label(request, chat))
+    call = _Call(executor, state.hooks, caller, request.headers, task_label(request.headers, chat))
     started = time.perf_counter()
     served = await asyncio.gather(
         *(

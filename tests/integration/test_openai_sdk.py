@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 
 import openai
 import pytest
@@ -22,11 +23,21 @@ def arbiter(gateway, fake_openai):
     return gateway(config)
 
 
-def client(arbiter, key=MASTER_KEY) -> openai.OpenAI:
-    return openai.OpenAI(base_url=arbiter.url + "/v1", api_key=key, max_retries=0)
+@pytest.fixture
+def client() -> Iterator[Callable[..., openai.OpenAI]]:
+    """SDK clients for a gateway, each closed (with its pooled connections) after the test."""
+    made: list[openai.OpenAI] = []
+
+    def make(arbiter, key=MASTER_KEY) -> openai.OpenAI:
+        made.append(openai.OpenAI(base_url=arbiter.url + "/v1", api_key=key, max_retries=0))
+        return made[-1]
+
+    yield make
+    for sdk in made:
+        sdk.close()
 
 
-def test_sync_create_answers_through_the_upstream(arbiter, fake_openai):
+def test_sync_create_answers_through_the_upstream(arbiter, fake_openai, client):
     reply = client(arbiter).chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hello upstream"}]
     )
@@ -54,7 +65,7 @@ async def test_async_create(arbiter, fake_openai):
     assert fake_openai.count() == 1
 
 
-def test_streaming_reassembles_text_with_usage(arbiter, fake_openai):
+def test_streaming_reassembles_text_with_usage(arbiter, fake_openai, client):
     stream = client(arbiter).chat.completions.create(
         model="gpt-4o-mini",
         stream=True,
@@ -71,7 +82,7 @@ def test_streaming_reassembles_text_with_usage(arbiter, fake_openai):
     assert fake_openai.count() == 1
 
 
-def test_stream_without_include_usage_sends_no_usage_chunk(arbiter, fake_openai):
+def test_stream_without_include_usage_sends_no_usage_chunk(arbiter, fake_openai, client):
     chunks = list(
         client(arbiter).chat.completions.create(
             model="gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "hi you"}]
@@ -95,7 +106,7 @@ TOOLS = [
 ]
 
 
-def test_tool_call_round_trip(arbiter, fake_openai):
+def test_tool_call_round_trip(arbiter, fake_openai, client):
     api = client(arbiter)
     messages = [{"role": "user", "content": "find cats"}]
     first = api.chat.completions.create(
@@ -116,7 +127,7 @@ def test_tool_call_round_trip(arbiter, fake_openai):
     assert sent[2] == {"role": "tool", "tool_call_id": call.id, "content": "cats are great"}
 
 
-def test_streamed_tool_call_arguments_reassemble(arbiter, fake_openai):
+def test_streamed_tool_call_arguments_reassemble(arbiter, fake_openai, client):
     chunks = list(
         client(arbiter).chat.completions.create(
             model="gpt-4o-mini",
@@ -136,13 +147,13 @@ def test_streamed_tool_call_arguments_reassemble(arbiter, fake_openai):
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
 
 
-def test_models_list_is_filtered_by_key(arbiter):
+def test_models_list_is_filtered_by_key(arbiter, client):
     assert [m.id for m in client(arbiter, "sk-team-a-123456").models.list()] == ["gpt-4o-mini"]
     assert [m.id for m in client(arbiter, "sk-team-b-123456").models.list()] == ["demo"]
     assert sorted(m.id for m in client(arbiter).models.list()) == ["demo", "gpt-4o-mini"]
 
 
-def test_unknown_fields_reach_the_upstream_untouched(arbiter, fake_openai):
+def test_unknown_fields_reach_the_upstream_untouched(arbiter, fake_openai, client):
     client(arbiter).chat.completions.create(
         model="gpt-4o-mini",
         messages=[{"role": "user", "content": "x"}],
@@ -156,7 +167,7 @@ def test_unknown_fields_reach_the_upstream_untouched(arbiter, fake_openai):
     assert body["seed"] == 7 and body["temperature"] == 0.2
 
 
-def test_request_id_is_echoed(arbiter):
+def test_request_id_is_echoed(arbiter, client):
     reply = client(arbiter).chat.completions.with_raw_response.create(
         model="demo",
         messages=[{"role": "user", "content": "x"}],
