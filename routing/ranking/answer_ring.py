@@ -33,6 +33,7 @@ Labels = tuple[str, str, str, str | None]  # model, task, caller, deployment
 _DIGEST = 16
 _TAIL = struct.Struct("<II")  # expiry second, labels id
 _RECORD = _DIGEST + _TAIL.size
+_FOREVER = 0xFFFFFFFF  # the largest expiry second a record holds (136 years)
 
 
 def _digest(request_id: str) -> bytes:
@@ -61,7 +62,7 @@ class AnswerRing:
         return len(self._records) // _RECORD
 
     def _second(self, at: float) -> int:
-        return min(max(0, int(at - self._epoch)), 0xFFFFFFFF)
+        return min(max(0, int(at - self._epoch)), _FOREVER)
 
     def _label_id(self, labels: Labels) -> int:
         found = self._label_ids.get(labels)
@@ -79,7 +80,7 @@ class AnswerRing:
 
     def put(self, request_id: str, labels: Labels) -> None:
         # Rounded up: an answer is never forgotten before its TTL, at most a second after.
-        expires = self._second(self._clock() + self.ttl_s) + 1
+        expires = min(self._second(self._clock() + self.ttl_s) + 1, _FOREVER)
         record = _digest(request_id) + _TAIL.pack(expires, self._label_id(labels))
         if len(self._records) < self.max_entries * _RECORD:
             self._records += record

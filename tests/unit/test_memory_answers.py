@@ -77,3 +77,9 @@ def test_distinct_labels_are_kept_once_each_and_bounded():
     assert ring.get("a") == ring.get("a2") == ("m", "task-a", "k", None)
     assert ring.get("c") == ("m", "task-c", "k", None)
     assert ring.get("b") is None  # its labels left the table: forgotten, like an evicted one
+
+
+def test_a_ttl_longer_than_the_record_can_hold_keeps_the_answer():
+    ring = AnswerRing(ttl_s=1e12, max_entries=10, clock=Clock())
+    ring.put("req-1", labels(1))
+    assert ring.get("req-1") == labels(1)
