@@ -51,7 +51,8 @@ from providers.assembly import assemble_chunks, is_complete, replay_response
 from providers.base import Target
 from providers.pricing import usage_cost_usd
 from providers.sse import DONE, encode_data
-from providers.types import ChatChunk, ChatResponse
+from providers.stream_chunk import Batch
+from providers.types import ChatResponse
 from routing.executor import Completion, StreamResult
 
 if TYPE_CHECKING:
@@ -292,7 +293,7 @@ class CacheSlot:
             return
         await self._finish(_answer(completion.response, completion.model, completion.target))
 
-    def record(self, result: StreamResult) -> AsyncIterator[ChatChunk]:
+    def record(self, result: StreamResult) -> AsyncIterator[Batch]:
         """The rest of a stream, relayed unchanged; stored assembled once it ends whole."""
         if not self.active:
             return result.rest
@@ -300,13 +301,14 @@ class CacheSlot:
         return self._recorded(result, result.rest)
 
     async def _recorded(
-        self, result: StreamResult, rest: AsyncIterator[ChatChunk]
-    ) -> AsyncIterator[ChatChunk]:
-        chunks = [result.first]
+        self, result: StreamResult, rest: AsyncIterator[Batch]
+    ) -> AsyncIterator[Batch]:
+        pieces = list(result.first)
         try:
-            async for chunk in rest:
-                chunks.append(chunk)
-                yield chunk
+            async for batch in rest:
+                pieces += batch
+                yield batch
+            chunks = [piece.chunk for piece in pieces]  # parsed once the client has them
         except BaseException:  # an upstream error, or the client went away
             self._give_up()
             raise

@@ -6,6 +6,7 @@ What differs between such upstreams (auth header, path, fields they reject) is a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,18 +18,23 @@ from providers.base import Capabilities, Target
 from providers.decoding import EventDecoder
 from providers.errors import GatewayError, InvalidRequestError, UpstreamUnavailableError
 from providers.inputs import check_supported
-from providers.sse import SSEParser
+from providers.sse import RawEvent, SSEParser
 from providers.status import error_from_status
+from providers.stream_chunk import Batch, StreamChunk
 from providers.types import ChatChunk, ChatRequest, ChatResponse
 from providers.upstream_client import json_post, request_headers
 
 __all__ = [
     "Flavor",
     "OpenAIChunkDecoder",
+    "OpenAIRelayDecoder",
     "OpenAICompatAdapter",
     "normalise_usage",
     "parse_openai_error",
 ]
+
+# What a relayed event must be parsed for: a usage that is not null, or an error.
+_NEEDS_A_LOOK = re.compile(rb'"usage"\s*:(?!\s*null)|"error"\s*:')
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,59 @@ class OpenAIChunkDecoder(EventDecoder):
         )
 
 
+class OpenAIRelayDecoder(OpenAIChunkDecoder):
+    """``OpenAIChunkDecoder`` for a relay: hands out ``StreamChunk`` batches in
+    which an event that needs nothing done is the upstream's own bytes.
+
+    An event is relayed unparsed when its data is one JSON object (``{...}``)
+    naming neither a non-null ``usage`` nor an ``error``; those two, anything
+    else, and named events are parsed and handled as ``OpenAIChunkDecoder``
+    does (usage normalised and noted, errors raised, other JSON values dropped).
+    A key can only appear in the bytes as ``"usage":`` (strings escape their
+    quotes), so the test never misses one; a false alarm only costs a parse.
+    """
+
+    __slots__ = ()
+
+    def feed(self, data: bytes) -> list[ChatChunk]:
+        return [piece.chunk for piece in self.feed_chunks(data)]
+
+    def close(self) -> list[ChatChunk]:
+        return [piece.chunk for piece in self.close_chunks()]
+
+    def feed_chunks(self, data: bytes) -> Batch:
+        return self._relayed(self._parser.feed_raw(data))
+
+    def close_chunks(self) -> Batch:
+        batch = self._relayed(self._parser.close_raw())
+        if not self.done:
+            raise self._ended_early()
+        return batch
+
+    def _relayed(self, events: list[RawEvent]) -> Batch:
+        batch: Batch = []
+        for data, name, _, _ in events:
+            if name is None and data[:1] == b"{" and data[-1:] == b"}":
+                if _NEEDS_A_LOOK.search(data) is None:
+                    batch.append(StreamChunk.raw(data))
+                    continue
+            elif data == b"[DONE]":
+                self.done = True
+                continue
+            if name == "error":  # whatever its data looks like, never a chunk
+                raise self._stream_error(data.decode("utf-8", "replace"))
+            chunk = self._loads(data)
+            if not isinstance(chunk, dict):
+                continue
+            if "error" in chunk and "choices" not in chunk:
+                raise self._stream_error(data.decode("utf-8", "replace"))
+            if chunk.get("usage"):
+                self.usage_seen = True
+                normalise_usage(chunk["usage"])
+            batch.append(StreamChunk.of(chunk))
+        return batch
+
+
 def normalise_usage(usage: Any) -> Any:
     """Cached prompt tokens in OpenAI's place, for upstreams that report them
     elsewhere (DeepSeek's ``prompt_cache_hit_tokens``)."""
@@ -196,7 +255,7 @@ class OpenAICompatAdapter:
         return data
 
     def new_stream_decoder(self, request: ChatRequest, target: Target) -> OpenAIChunkDecoder:
-        return OpenAIChunkDecoder(target.provider)
+        return OpenAIRelayDecoder(target.provider)
 
     def map_error(self, status: int, headers: httpx.Headers, body: bytes) -> GatewayError:
         message, code = parse_openai_error(body)

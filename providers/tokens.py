@@ -17,14 +17,16 @@ Encodings are picked by model family and loaded once (``providers.encodings``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
 import tiktoken
 
 from providers.encodings import FALLBACK_ENCODING, encoding_name_for_model, load_encoding
+from providers.errors import GatewayError
 from providers.image_tokens import image_tokens
+from providers.stream_chunk import StreamChunk
 from providers.types import ChatChunk, ChatRequest, ChatResponse, Message, Tool, Usage
 
 __all__ = [
@@ -176,37 +178,58 @@ def estimate_usage(request: ChatRequest, text: str, model: str) -> Usage:
 
 class StreamMeter:
     """Watches a stream's chunks so that, if the upstream never reports usage, the
-    gateway can count it: the prompt, and the completion streamed so far."""
+    gateway can count it: the prompt, and the completion streamed so far.
 
-    __slots__ = ("_base", "_model", "_parts", "_request", "usage_seen")
+    Chunks are only held (not read) until a usage arrives; their text is read and
+    counted only when asked for a usage the upstream did not send.
+    """
+
+    __slots__ = ("_held", "_model", "_request", "usage_seen")
 
     def __init__(self, request: ChatRequest, model: str) -> None:
         self._request = request
         self._model = model
-        self._parts: list[str] = []
-        self._base: dict[str, Any] = {}
+        self._held: list[StreamChunk] = []
         self.usage_seen = False
 
     def observe(self, chunk: ChatChunk) -> None:
-        if chunk.get("usage"):
-            self.usage_seen = True
-        choices = chunk.get("choices")
-        if not choices:
+        self.observe_batch((StreamChunk.of(chunk),))
+
+    def observe_batch(self, batch: Iterable[StreamChunk]) -> None:
+        if self.usage_seen:
             return
-        if not self._base:
-            self._base = {k: chunk[k] for k in ("id", "created", "model") if k in chunk}
-        for choice in choices:
-            delta = choice.get("delta")
-            if delta:
-                _collect(delta, self._parts)
+        for piece in batch:
+            if piece.usage is not None:
+                self.usage_seen = True
+                self._held = []
+                return
+            self._held.append(piece)
+
+    def _chunks(self) -> Iterator[ChatChunk]:
+        for piece in self._held:
+            try:
+                yield piece.chunk
+            except GatewayError:  # a malformed event: nothing of it reached anyone
+                continue
 
     def usage(self) -> Usage:
-        return estimate_usage(self._request, "".join(self._parts), self._model)
+        parts: list[str] = []
+        for chunk in self._chunks():
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta")
+                if delta:
+                    _collect(delta, parts)
+        return estimate_usage(self._request, "".join(parts), self._model)
 
     def usage_chunk(self) -> ChatChunk:
         """The closing chunk OpenAI sends with ``include_usage``, with counted usage."""
+        base: dict[str, Any] = {}
+        for chunk in self._chunks():
+            if chunk.get("choices"):
+                base = {k: chunk[k] for k in ("id", "created", "model") if k in chunk}
+                break
         return {
-            **self._base,
+            **base,
             "object": "chat.completion.chunk",
             "choices": [],
             "usage": self.usage(),

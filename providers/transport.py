@@ -16,10 +16,18 @@ import httpx
 from providers.aiohttp_transport import AiohttpTransport
 from providers.base import ProviderAdapter, Target
 from providers.errors import GatewayError, UpstreamTimeoutError, UpstreamUnavailableError
+from providers.stream_chunk import Batch, chunk_decoder
 from providers.types import ChatChunk, ChatRequest, ChatResponse
 from providers.upstream_client import UpstreamClient
 
-__all__ = ["build_client", "complete", "map_transport_errors", "network_transport", "stream"]
+__all__ = [
+    "build_client",
+    "complete",
+    "map_transport_errors",
+    "network_transport",
+    "stream",
+    "stream_batches",
+]
 
 _ERROR_BODY_LIMIT = 64 * 1024
 # Which transport carries provider traffic: "aiohttp" (default; the fastest that
@@ -130,32 +138,51 @@ async def complete(
         ) from None
 
 
-async def stream(
+async def stream_batches(
     adapter: ProviderAdapter,
     client: httpx.AsyncClient,
     request: ChatRequest,
     target: Target,
-) -> AsyncGenerator[ChatChunk, None]:
-    """One streaming attempt: OpenAI chunks as upstream bytes arrive.
+) -> AsyncGenerator[Batch, None]:
+    """One streaming attempt: a batch of chunks per upstream read that made any,
+    as the bytes arrive (nothing waits for more).
 
     The upstream response is closed when the iterator ends, fails or is closed
     early (a client that went away), so no connection leaks.
     """
     upstream = adapter.build_request(request, target)
-    decoder = adapter.new_stream_decoder(request, target)
+    decoder = chunk_decoder(adapter.new_stream_decoder(request, target))
     with map_transport_errors(target):
         response = await client.send(upstream, stream=True)
     try:
         with map_transport_errors(target):
             await _raise_for_status(adapter, response, target)
             async for data in response.aiter_raw():
-                for chunk in decoder.feed(data):
-                    yield chunk
-        for chunk in decoder.close():
-            yield chunk
+                batch = decoder.feed_chunks(data)
+                if batch:
+                    yield batch
+        batch = decoder.close_chunks()
+        if batch:
+            yield batch
     except GatewayError as exc:
         exc.provider = exc.provider or target.provider
         exc.target = exc.target or target.id
         raise
     finally:
         await response.aclose()
+
+
+async def stream(
+    adapter: ProviderAdapter,
+    client: httpx.AsyncClient,
+    request: ChatRequest,
+    target: Target,
+) -> AsyncGenerator[ChatChunk, None]:
+    """``stream_batches``, one chunk at a time."""
+    batches = stream_batches(adapter, client, request, target)
+    try:
+        async for batch in batches:
+            for piece in batch:
+                yield piece.chunk
+    finally:
+        await batches.aclose()

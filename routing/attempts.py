@@ -14,7 +14,8 @@ import httpx
 
 from providers.base import ProviderAdapter, Target
 from providers.errors import GatewayError
-from providers.types import ChatChunk, ChatResponse
+from providers.stream_chunk import Batch
+from providers.types import ChatResponse
 
 __all__ = ["Attempt", "AttemptObserver", "Completion", "StreamResult", "Upstream"]
 
@@ -58,10 +59,11 @@ class Completion:
 
 @dataclass(slots=True)
 class StreamResult:
-    """A stream that has produced its first chunk: failover is over, bytes may flow."""
+    """A stream that has produced its first chunks: failover is over, bytes may flow.
+    ``first`` is the first upstream read's batch; ``rest`` the batches after it."""
 
-    first: ChatChunk
-    rest: AsyncIterator[ChatChunk]
+    first: Batch
+    rest: AsyncIterator[Batch]
     model: str
     target: Target
     attempts: int

@@ -17,7 +17,7 @@ The executor decides *where* to send and *what next* on failure; the network is
    (``timeout_s``): a stream's first chunk must come by then, and its last too.
 
 Streams fail over until their first chunk; after that the caller gets bytes and
-a failure ends the stream (``gateway.api.chat`` renders it). Observers hear
+a failure ends the stream (``gateway.api.relay`` renders it). Observers hear
 about every attempt (metrics, scoreboard) without the executor knowing what they
 do; ``stats`` and ``health`` are fed directly.
 """
@@ -370,7 +370,7 @@ class Executor:
         upstream = self.upstreams[target.provider]
         attempt = self._begin(run, where, stream=True)
         started = time.perf_counter()
-        chunks = transport.stream(upstream.adapter, upstream.client, run.request, target)
+        chunks = transport.stream_batches(upstream.adapter, upstream.client, run.request, target)
         deadline = run.deadline
         deadline.arm()
         try:
@@ -402,8 +402,8 @@ class Executor:
         if self.health is not None:
             self.health.record_success(target, probe=where.probe)
         meter = StreamMeter(run.request, target.model)
-        meter.observe(first)
         rest = ObservedStream(chunks, attempt, started, deadline, self._stream_ended, meter)
+        rest.observe(first)
         return StreamResult(first, rest, where.route.name, target, run.attempts, attempt)
 
 

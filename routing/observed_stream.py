@@ -1,9 +1,10 @@
 """The rest of a stream once its first chunk is out: failover is over.
 
-``ObservedStream`` relays the upstream's chunks, keeps the request's deadline
-(a stream that runs past it ends with a timeout error, which the gateway turns
-into one error event), and reports the attempt exactly once, however the
-stream ends: finished, failed, or closed early by a reader that went away.
+``ObservedStream`` relays the upstream's chunks, a batch per upstream read,
+keeps the request's deadline (a stream that runs past it ends with a timeout
+error, which the gateway turns into one error event), and reports the attempt
+exactly once, however the stream ends: finished, failed, or closed early by a
+reader that went away.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import NoReturn
 
 from providers.base import Target
 from providers.errors import GatewayError, UpstreamTimeoutError
+from providers.stream_chunk import Batch, StreamChunk
 from providers.tokens import StreamMeter
-from providers.types import ChatChunk
 from routing.attempts import Attempt
 from routing.deadline import Deadline
 
@@ -34,12 +35,13 @@ def deadline_error(target: Target | None) -> UpstreamTimeoutError:
 
 
 class ObservedStream:
-    """The rest of a stream: relays chunks until the deadline, then reports the
-    attempt exactly once, however it ends (finished, failed, or closed early)."""
+    """The rest of a stream: relays batches of chunks until the deadline, then
+    reports the attempt exactly once, however it ends (finished, failed, or
+    closed early)."""
 
     def __init__(
         self,
-        chunks: AsyncGenerator[ChatChunk, None],
+        chunks: AsyncGenerator[Batch, None],
         attempt: Attempt,
         started: float,
         deadline: Deadline,
@@ -57,7 +59,14 @@ class ObservedStream:
     def __aiter__(self) -> ObservedStream:
         return self
 
-    async def __anext__(self) -> ChatChunk:
+    def observe(self, batch: Batch) -> None:
+        """Notes what a batch reports (the executor calls it for the first one)."""
+        self._meter.observe_batch(batch)
+        for piece in batch:
+            if piece.usage is not None:
+                self._attempt.usage = piece.usage
+
+    async def __anext__(self) -> Batch:
         if self._done:
             raise StopAsyncIteration
         deadline = self._deadline
@@ -65,7 +74,7 @@ class ObservedStream:
             await self._timed_out()
         deadline.arm()
         try:
-            chunk = await self._chunks.__anext__()
+            batch = await self._chunks.__anext__()
         except StopAsyncIteration:
             deadline.disarm()
             if not self._meter.usage_seen:
@@ -74,7 +83,7 @@ class ObservedStream:
                 closing = self._meter.usage_chunk()
                 self._attempt.usage = closing.get("usage")
                 await self._finish(None)
-                return closing
+                return [StreamChunk.of(closing)]
             await self._finish(None)
             raise
         except GatewayError as exc:
@@ -87,11 +96,8 @@ class ObservedStream:
                 raise  # the reader went away; aclose() reports the attempt
             await self._timed_out()
         deadline.disarm()
-        self._meter.observe(chunk)
-        usage = chunk.get("usage")
-        if usage:
-            self._attempt.usage = usage
-        return chunk
+        self.observe(batch)
+        return batch
 
     async def _timed_out(self) -> NoReturn:
         error = deadline_error(self._attempt.target)

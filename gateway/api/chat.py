@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import orjson
 from pydantic import ValidationError
 from starlette.datastructures import Headers, State
 from starlette.requests import ClientDisconnect
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from gateway.api.relay import StreamRelay
 from gateway.caching import CacheSlot
 from gateway.context import RequestContext, RequestHook
-from gateway.errors import error_body, render_error, resolve_error
+from gateway.errors import render_error, resolve_error
 from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundError
-from providers.sse import DONE, encode_data
-from providers.types import ChatChunk, ChatRequest
-from routing.executor import Executor, StreamResult
+from providers.types import ChatRequest
+from routing.executor import Executor
 
 __all__ = ["ChatEndpoint", "parse_chat_request", "task_label"]
 
@@ -136,10 +136,8 @@ class ChatEndpoint:
             )
             ctx.upstream_model = result.target.model
             ctx.ttft_s = time.perf_counter() - ctx.started
-            return StreamingResponse(
-                _relay(result, ctx, hooks),
-                media_type="text/event-stream",
-                headers={**_SSE_HEADERS, **_answer_headers(ctx)},
+            return StreamRelay(
+                result, ctx, hooks, _finish, headers={**_SSE_HEADERS, **_answer_headers(ctx)}
             )
         ctx.model, ctx.provider, ctx.attempts = (
             completion.model,
@@ -191,37 +189,3 @@ def _cached_answer(
         headers = {**_SSE_HEADERS, **_answer_headers(ctx)}
         return Answer(cached.replay(), headers, _SSE)
     return Answer(orjson.dumps(cached.answer.response), _answer_headers(ctx))
-
-
-def _for_client(chunk: ChatChunk, include_usage: bool) -> bool:
-    """The usage-only chunk is withheld from clients that did not ask for it."""
-    return include_usage or bool(chunk.get("choices")) or not chunk.get("usage")
-
-
-async def _relay(
-    result: StreamResult, ctx: RequestContext, hooks: Sequence[RequestHook]
-) -> AsyncIterator[bytes]:
-    """Relays chunks as they arrive; a failure after the first byte ends the stream
-    with one OpenAI-shaped error event and [DONE], never a hang."""
-    include_usage = ctx.chat.include_usage
-    kept = ctx.chunks  # None unless a hook asked for the streamed chunks
-    ctx.status = "cancelled"  # until the stream ends one way or the other
-    try:
-        if kept is not None:
-            kept.append(result.first)
-        yield encode_data(result.first)
-        async for chunk in result.rest:
-            if kept is not None:
-                kept.append(chunk)
-            if _for_client(chunk, include_usage):
-                yield encode_data(chunk)
-        ctx.status = "ok"
-        yield DONE
-    except GatewayError as exc:
-        ctx.status, ctx.error = "error", exc
-        yield encode_data(error_body(resolve_error(exc)))
-        yield DONE
-    finally:
-        await result.rest.aclose()  # type: ignore[attr-defined]
-        ctx.usage = result.attempt.usage
-        _finish(ctx, hooks)
