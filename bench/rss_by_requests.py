@@ -155,7 +155,7 @@ def main() -> int:
         for mark in checkpoints:
             while done < mark:
                 # Shorter slices near a checkpoint, so that RSS is read close to it.
-                left_s = (mark - done) / rate if rate else args.slice
+                left_s = (mark - done) / rate if rate else 1.0  # first: measure the rate
                 seconds = max(1, round(min(args.slice, left_s)))  # wrk takes whole seconds
                 result = run_wrk(
                     run.url("small"),
