@@ -1,11 +1,13 @@
 """Exact response cache: key derivation, the stored entry and its bytes, and backends
-(in-process LRU, Redis)."""
+(in-process LRU, Redis). ``RedisCache`` is loaded on first use, with the redis
+package: a gateway without Redis never imports it."""
+
+from typing import Any
 
 from cache.base import CacheBackend
 from cache.entry import CachedAnswer, decode_answer, encode_answer
 from cache.keys import cache_key
 from cache.memory import MemoryCache
-from cache.redis import RedisCache
 
 __all__ = [
     "CacheBackend",
@@ -16,3 +18,11 @@ __all__ = [
     "decode_answer",
     "encode_answer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisCache":
+        from cache.redis import RedisCache
+
+        return RedisCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,16 +34,15 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import orjson
-from redis.asyncio import Redis
 
 from cache.base import CacheBackend
 from cache.entry import CachedAnswer, decode_answer, encode_answer
 from cache.flights import Flight, SingleFlight
 from cache.keys import cache_key
 from cache.memory import MemoryCache
-from cache.redis import RedisCache
 from gateway.config import Settings
 from gateway.context import RequestContext
 from gateway.metrics import Metrics
@@ -55,6 +54,9 @@ from providers.sse import DONE, encode_data
 from providers.stream_chunk import Batch
 from providers.types import ChatResponse
 from routing.executor import Completion, StreamResult
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["CacheSlot", "ResponseCache", "cache_directives", "open_response_cache"]
 
@@ -326,6 +328,8 @@ def open_response_cache(
     ``state.redis_url`` is set, else an in-process LRU of ``cache.max_bytes``."""
     backend: CacheBackend
     if redis is not None:
+        from cache.redis import RedisCache  # the redis package: only when configured
+
         backend = RedisCache(
             redis,
             prefix=settings.state.key_prefix + "cache:",

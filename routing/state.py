@@ -6,6 +6,9 @@ When Redis fails, ``run`` logs it once, counts it, answers from the local
 fallback, and keeps Redis out of the path for ``retry_after_s`` before trying it
 again: a Redis outage degrades Arbiter to single-process state, never fails a
 request, and heals by itself.
+
+The redis package (~8 MB resident) is imported only when a store has a Redis
+client: a single process without ``state.redis_url`` never loads it.
 """
 
 from __future__ import annotations
@@ -14,15 +17,24 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["SharedState"]
 
 T = TypeVar("T")
 log = logging.getLogger("arbiter.state")
+
+
+def _failures(redis: Redis | None) -> tuple[type[Exception], ...]:
+    """What a failed Redis call raises (nothing Redis-specific when there is none)."""
+    if redis is None:
+        return (OSError,)
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError)
 
 
 class SharedState:
@@ -39,6 +51,7 @@ class SharedState:
         self.retry_after_s = retry_after_s
         self.on_error = on_error
         self._down_until = 0.0
+        self.errors = _failures(redis)
 
     @classmethod
     def from_url(
@@ -53,6 +66,8 @@ class SharedState:
         request before the request is served from local state instead."""
         if not url:
             return cls(None, prefix=prefix)
+        from redis.asyncio import Redis
+
         client = Redis.from_url(
             url,
             socket_timeout=timeout_s,
@@ -91,7 +106,7 @@ class SharedState:
             return fallback()
         try:
             return await call(self.redis)
-        except (RedisError, OSError) as exc:
+        except self.errors as exc:
             if time.monotonic() >= self._down_until:
                 log.warning(
                     "shared state unavailable during %s (%s); using local state for %ss",
@@ -110,7 +125,7 @@ class SharedState:
         this side; without this each one would fail once after Redis is back, and
         each failure would keep Redis out of the path for another ``retry_after_s``."""
         assert self.redis is not None
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*self.errors):
             await self.redis.connection_pool.disconnect(inuse_connections=False)
 
     async def ping(self) -> bool:
@@ -118,7 +133,7 @@ class SharedState:
             return True
         try:
             return bool(await self.redis.ping())
-        except (RedisError, OSError):
+        except self.errors:
             return False
 
     async def aclose(self) -> None:

@@ -1,10 +1,15 @@
 """Ranking: measure every model, rank them, and route routed models by rank.
 
 Pure logic over plain data; shared across replicas through ``routing.state``.
+The Bradley-Terry fit needs numpy (~14 MB resident), so ``fit_strengths`` and
+``rank_pairwise`` load it on first use: a gateway that never ranks votes never
+imports it.
 """
 
+from typing import Any
+
 from routing.ranking.answers import Answer, AnswerLog
-from routing.ranking.bradley_terry import ArenaRanking, fit_strengths, rank_pairwise
+from routing.ranking.arena import ArenaRanking
 from routing.ranking.constraints import (
     Constraints,
     Decision,
@@ -51,3 +56,11 @@ __all__ = [
     "request_task",
     "wilson_interval",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("fit_strengths", "rank_pairwise"):
+        from routing.ranking import bradley_terry
+
+        return getattr(bradley_terry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,10 @@
 """Recent answers by request id, so that feedback can say which model it is about.
 
 ``remember`` is on the hot path: it stores the answer in a bounded in-process
-map (oldest evicted first, entries expire after ``ttl_s``) and queues it for
-Redis; ``flush`` (periodic) writes the queue in one pipeline with the same TTL,
-so that feedback sent to any replica finds answers given by any other.
+ring (``answer_ring``: 24 bytes an answer, oldest overwritten first, entries
+expire after ``ttl_s``) and queues it for Redis; ``flush`` (periodic) writes
+the queue in one pipeline with the same TTL, so that feedback sent to any
+replica finds answers given by any other.
 ``swap_mark`` keeps one small value per feedback subject (the score or vote
 already counted for it), so that changing one's mind replaces a vote instead
 of adding another.
@@ -20,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from routing.ranking.answer_ring import AnswerRing
 from routing.state import SharedState
 
 __all__ = ["Answer", "AnswerLog"]
@@ -69,7 +71,7 @@ class AnswerLog:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_s = ttl_s
-        self._answers = _Expiring(ttl_s, max_entries, clock)
+        self._answers = AnswerRing(ttl_s, max_entries, clock)
         self._marks = _Expiring(ttl_s, max_entries, clock)
         self._pending: list[Answer] = []
         self._max_pending = max_entries
@@ -82,7 +84,8 @@ class AnswerLog:
         return len(self._answers)
 
     def remember(self, answer: Answer) -> None:
-        self._answers.put(answer.request_id, answer)
+        labels = (answer.model, answer.task, answer.caller, answer.deployment)
+        self._answers.put(answer.request_id, labels)
         if self._shared is not None and len(self._pending) < self._max_pending:
             self._pending.append(answer)
 
@@ -104,10 +107,12 @@ class AnswerLog:
             self._pending = (batch + self._pending)[: self._max_pending]
 
     async def lookup(self, request_id: str) -> Answer | None:
-        answer: Answer | None = self._answers.get(request_id)
+        labels = self._answers.get(request_id)
+        if labels is not None:
+            return Answer(request_id, *labels)
         shared = self._shared
-        if answer is not None or shared is None:
-            return answer
+        if shared is None:
+            return None
 
         async def call(redis: Any) -> bytes | None:
             return await redis.get(shared.key("ans", request_id))  # type: ignore[no-any-return]

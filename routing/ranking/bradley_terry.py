@@ -21,31 +21,16 @@ win rate against a uniformly chosen other model.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
+
+from routing.ranking.arena import ArenaRanking
 
 __all__ = ["ArenaRanking", "fit_strengths", "rank_pairwise"]
 
 _PRIOR = 0.5
 _MAX_ITERS = 2000
 _TOL = 1e-10
-
-
-@dataclass(frozen=True, slots=True)
-class ArenaRanking:
-    models: tuple[str, ...] = ()
-    score: dict[str, float] = field(default_factory=dict)  # Elo scale
-    score_low: dict[str, float] = field(default_factory=dict)
-    score_high: dict[str, float] = field(default_factory=dict)
-    win_rate: dict[str, float] = field(default_factory=dict)  # vs a random other model
-    win_low: dict[str, float] = field(default_factory=dict)
-    win_high: dict[str, float] = field(default_factory=dict)
-    votes: dict[str, float] = field(default_factory=dict)  # votes the model took part in
-
-    def order(self) -> list[str]:
-        """Models from strongest to weakest (name breaks exact ties)."""
-        return sorted(self.models, key=lambda m: (-self.score[m], m))
 
 
 def _matrix(wins: Mapping[tuple[str, str], float], models: list[str]) -> np.ndarray:

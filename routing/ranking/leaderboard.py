@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from routing.ranking.bradley_terry import ArenaRanking
+from routing.ranking.arena import ArenaRanking
 from routing.ranking.quality import QualityEstimate
 from routing.ranking.tally import Stats
 

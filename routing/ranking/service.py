@@ -17,7 +17,7 @@ import random
 from collections.abc import Iterable, Mapping
 
 from routing.ranking.answers import Answer, AnswerLog
-from routing.ranking.bradley_terry import ArenaRanking, rank_pairwise
+from routing.ranking.arena import ArenaRanking
 from routing.ranking.leaderboard import LeaderboardRow, build_leaderboard
 from routing.ranking.quality import MeasuredQuality, QualityStore
 from routing.ranking.scoreboard import Scoreboard
@@ -127,13 +127,13 @@ class RankingService:
         if cached is not None and cached[0] == version:
             return cached[1]
         wins = self.votes.wins(task)
-        ranking = (
-            await asyncio.to_thread(
+        ranking = ArenaRanking()
+        if wins:
+            from routing.ranking.bradley_terry import rank_pairwise  # numpy: loaded on first use
+
+            ranking = await asyncio.to_thread(
                 rank_pairwise, wins, rounds=self.bootstrap_rounds, seed=self.seed
             )
-            if wins
-            else ArenaRanking()
-        )
         self._arena[task] = (version, ranking)
         return ranking
 

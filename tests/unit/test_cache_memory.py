@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cache.memory import ENTRY_OVERHEAD_BYTES, MemoryCache
+from cache.memory import MemoryCache, entry_bytes
 
 
 class Clock:
@@ -14,7 +14,7 @@ class Clock:
 
 
 def entry_size(key: str, value: bytes) -> int:
-    return len(key) + len(value) + ENTRY_OVERHEAD_BYTES
+    return entry_bytes(key, value)
 
 
 async def test_a_value_is_there_until_its_ttl_passes():
@@ -62,3 +62,14 @@ async def test_a_private_cache_always_grants_claims():
     assert cache.available
     assert await cache.claim("k", 5) and await cache.claim("k", 5)
     await cache.release("k")
+
+
+async def test_expired_entries_leave_when_the_cache_is_written_not_only_when_read():
+    clock = Clock()
+    cache = MemoryCache(100_000, clock=clock)
+    for name in "abc":
+        await cache.set(name, b"x" * 500, ttl_s=10)
+    clock.now += 11
+    await cache.set("d", b"y" * 500, ttl_s=10)
+    assert len(cache) == 1
+    assert cache.stored_bytes() == entry_size("d", b"y" * 500)

@@ -1,0 +1,85 @@
+"""A busy gateway remembers its recent answers for feedback in little, fixed memory:
+24 bytes an answer, whatever the traffic, and still finds the one feedback names."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+from routing.ranking.answer_ring import AnswerRing
+from routing.ranking.answers import Answer, AnswerLog
+
+
+class Clock:
+    now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def labels(n: int) -> tuple[str, str, str, str | None]:
+    return (f"model-{n % 3}", "general", f"team-{n % 5}", f"model-{n % 3}/openai#0")
+
+
+def test_remembering_many_answers_takes_a_fixed_24_bytes_each():
+    request_ids = [f"req-{n:032x}" for n in range(20_000)]  # made before measuring
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        ring = AnswerRing(ttl_s=86400, max_entries=10_000, clock=Clock())
+        for n, request_id in enumerate(request_ids):
+            ring.put(request_id, labels(n))
+        gc.collect()
+        taken = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(ring) == 10_000  # full, then the oldest were overwritten
+    assert taken < 10_000 * 24 + 50_000  # the records, plus the few distinct labels
+
+
+async def test_feedback_finds_a_recent_answer_and_not_one_the_ring_overwrote():
+    log = AnswerLog(ttl_s=600, max_entries=1_000, clock=Clock())
+    for n in range(2_500):
+        log.remember(Answer(f"req-{n}", *labels(n)))
+    assert len(log) == 1_000
+    assert await log.lookup("req-2499") == Answer("req-2499", *labels(2499))
+    assert await log.lookup("req-1500") == Answer("req-1500", *labels(1500))
+    assert await log.lookup("req-1499") is None  # overwritten
+    assert await log.lookup("never-seen") is None
+
+
+async def test_an_answer_is_forgotten_after_its_ttl_not_before():
+    clock = Clock()
+    log = AnswerLog(ttl_s=60, max_entries=10, clock=clock)
+    log.remember(Answer("req-1", *labels(1)))
+    clock.now += 59.5
+    assert await log.lookup("req-1") is not None
+    clock.now += 2
+    assert await log.lookup("req-1") is None
+
+
+def test_a_request_id_reused_later_names_the_later_answer():
+    clock = Clock()
+    ring = AnswerRing(ttl_s=600, max_entries=10, clock=clock)
+    for n in (1, 2):
+        ring.put("same-id", labels(n))
+        clock.now += 5
+    assert ring.get("same-id") == labels(2)
+
+
+def test_distinct_labels_are_kept_once_each_and_bounded():
+    ring = AnswerRing(ttl_s=600, max_entries=100, clock=Clock(), max_labels=2)
+    ring.put("a", ("m", "task-a", "k", None))
+    ring.put("b", ("m", "task-b", "k", None))
+    ring.put("a2", ("m", "task-a", "k", None))  # task-a is used again: b's labels are oldest
+    ring.put("c", ("m", "task-c", "k", None))  # a third label set pushes b's out
+    assert ring.get("a") == ring.get("a2") == ("m", "task-a", "k", None)
+    assert ring.get("c") == ("m", "task-c", "k", None)
+    assert ring.get("b") is None  # its labels left the table: forgotten, like an evicted one
+
+
+def test_a_ttl_longer_than_the_record_can_hold_keeps_the_answer():
+    ring = AnswerRing(ttl_s=1e12, max_entries=10, clock=Clock())
+    ring.put("req-1", labels(1))
+    assert ring.get("req-1") == labels(1)
