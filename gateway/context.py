@@ -11,11 +11,13 @@ and never raise.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.auth import Caller
+from gateway.errors import resolve_error
+from providers.base import Target
 from providers.errors import GatewayError
 from providers.types import ChatChunk, ChatRequest, ChatResponse
 
@@ -47,6 +49,23 @@ class RequestContext:
     chunks: list[ChatChunk] | None = None  # a hook sets [] in on_request to keep a stream's chunks
     response_headers: dict[str, str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)  # per-feature scratch space
+
+    def served_by(self, model: str, target: Target, attempts: int) -> None:
+        """The model and deployment that answered, after ``attempts`` attempts."""
+        self.model, self.provider, self.attempts = model, target.provider, attempts
+        self.upstream_model = target.model
+
+    def finish(self, hooks: Sequence[RequestHook]) -> None:
+        """The response is complete: every hook hears of it, once."""
+        self.latency_s = time.perf_counter() - self.started
+        for hook in hooks:
+            hook.on_response(self)
+
+    def fail(self, error: GatewayError, hooks: Sequence[RequestHook]) -> None:
+        """The request ends in ``error`` (with the status the caller sees)."""
+        self.status, self.error = "error", error
+        self.http_status = resolve_error(error).http_status
+        self.finish(hooks)
 
     @property
     def prompt_tokens(self) -> int:

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.api.relay import StreamRelay
 from gateway.caching import CacheSlot
 from gateway.context import RequestContext, RequestHook
-from gateway.errors import render_error, resolve_error
+from gateway.errors import render_error
 from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundError
 from providers.types import ChatRequest
 from routing.executor import Executor
@@ -56,18 +56,6 @@ def task_label(headers: Mapping[str, str], chat: ChatRequest) -> str:
     if not label and chat.metadata and isinstance(chat.metadata.get("task"), str):
         label = chat.metadata["task"]
     return (label or "general").strip()[:_MAX_TASK_LABEL] or "general"
-
-
-def _finish(ctx: RequestContext, hooks: Sequence[RequestHook]) -> None:
-    ctx.latency_s = time.perf_counter() - ctx.started
-    for hook in hooks:
-        hook.on_response(ctx)
-
-
-def _fail(ctx: RequestContext, exc: GatewayError, hooks: Sequence[RequestHook]) -> None:
-    shown = resolve_error(exc)
-    ctx.status, ctx.error, ctx.http_status = "error", exc, shown.http_status
-    _finish(ctx, hooks)
 
 
 def _answer_headers(ctx: RequestContext) -> dict[str, str]:
@@ -126,28 +114,18 @@ class ChatEndpoint:
                     completion = await executor.complete(chat)
                     await cached.store(completion)
         except GatewayError as exc:
-            _fail(ctx, exc, hooks)
+            ctx.fail(exc, hooks)
             raise
         if chat.stream:
-            ctx.model, ctx.provider, ctx.attempts = (
-                result.model,
-                result.target.provider,
-                result.attempts,
-            )
-            ctx.upstream_model = result.target.model
+            ctx.served_by(result.model, result.target, result.attempts)
             ctx.ttft_s = time.perf_counter() - ctx.started
             return StreamRelay(
-                result, ctx, hooks, _finish, headers={**_SSE_HEADERS, **_answer_headers(ctx)}
+                result, ctx, hooks, headers={**_SSE_HEADERS, **_answer_headers(ctx)}
             )
-        ctx.model, ctx.provider, ctx.attempts = (
-            completion.model,
-            completion.target.provider,
-            completion.attempts,
-        )
-        ctx.upstream_model = completion.target.model
+        ctx.served_by(completion.model, completion.target, completion.attempts)
         ctx.usage = completion.response.get("usage")
         ctx.response = completion.response
-        _finish(ctx, hooks)
+        ctx.finish(hooks)
         return Answer(orjson.dumps(completion.response), _answer_headers(ctx))
 
 
@@ -184,7 +162,7 @@ def _cached_answer(
 ) -> Response:
     """A cache hit: the stored answer, as JSON or replayed as a stream, same headers."""
     assert cached.answer is not None
-    _finish(ctx, hooks)
+    ctx.finish(hooks)
     if ctx.chat.stream:
         headers = {**_SSE_HEADERS, **_answer_headers(ctx)}
         return Answer(cached.replay(), headers, _SSE)

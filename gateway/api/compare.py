@@ -64,12 +64,6 @@ class _Call:
     task: str
 
 
-def _finish(ctx: RequestContext, hooks: Sequence[RequestHook]) -> None:
-    ctx.latency_s = time.perf_counter() - ctx.started
-    for hook in hooks:
-        hook.on_response(ctx)
-
-
 async def _serve(call: _Call, chat: ChatRequest, request_id: str) -> _Served:
     """One model's answer, through the hooks like a chat request; errors are kept, not raised."""
     ctx = RequestContext(request_id, call.caller, chat, task=call.task, headers=call.headers)
@@ -78,18 +72,11 @@ async def _serve(call: _Call, chat: ChatRequest, request_id: str) -> _Served:
             await hook.on_request(ctx)
         completion = await call.executor.complete(chat)
     except GatewayError as exc:
-        shown = resolve_error(exc)
-        ctx.status, ctx.error, ctx.http_status = "error", exc, shown.http_status
-        _finish(ctx, call.hooks)
+        ctx.fail(exc, call.hooks)
         return _Served(ctx)
-    ctx.model, ctx.provider, ctx.attempts = (
-        completion.model,
-        completion.target.provider,
-        completion.attempts,
-    )
-    ctx.upstream_model = completion.target.model
+    ctx.served_by(completion.model, completion.target, completion.attempts)
     ctx.usage = completion.response.get("usage")
-    _finish(ctx, call.hooks)
+    ctx.finish(call.hooks)
     cost = (
         ctx.cost_usd if ctx.cost_usd is not None else usage_cost_usd(ctx.usage, completion.target)
     )

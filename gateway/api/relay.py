@@ -15,7 +15,7 @@ out, so whoever reads the metrics after the stream sees it counted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -28,10 +28,9 @@ from providers.stream_chunk import Batch
 from providers.types import ChatChunk
 from routing.attempts import StreamResult
 
-__all__ = ["Finish", "StreamRelay", "sse_body"]
+__all__ = ["StreamRelay", "sse_body"]
 
 # Ends a request: its latency, then every hook's on_response (gateway.api.chat's).
-Finish = Callable[[RequestContext, Sequence[RequestHook]], None]
 
 
 def sse_body(batch: Batch, include_usage: bool, kept: list[ChatChunk] | None = None) -> bytes:
@@ -86,7 +85,6 @@ class StreamRelay(Response):
         result: StreamResult,
         ctx: RequestContext,
         hooks: Sequence[RequestHook],
-        finish: Finish,
         headers: dict[str, str],
     ) -> None:
         self.status_code = 200
@@ -94,7 +92,6 @@ class StreamRelay(Response):
         self._result = result
         self._ctx = ctx
         self._hooks = hooks
-        self._finish = finish
         self.init_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -135,4 +132,4 @@ class StreamRelay(Response):
             hangup.stop()  # from here on, cleanup runs to its end
             await result.rest.aclose()  # type: ignore[attr-defined]
             ctx.usage = result.attempt.usage
-            self._finish(ctx, self._hooks)
+            ctx.finish(self._hooks)
