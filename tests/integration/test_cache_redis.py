@@ -6,9 +6,6 @@ resumes by itself."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +20,7 @@ import yaml
 from tests.conftest import MASTER_KEY, openai_config
 from tests.fakes.gated_upstream import GatedUpstream
 from tests.fakes.private_redis import PrivateRedis
-from tests.fakes.serving import ServerThread, free_port, run_server
+from tests.fakes.serving import ServerThread, free_port, run_server, serve_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
@@ -70,27 +67,6 @@ def redis_prefix() -> Iterator[str]:
     client.close()
 
 
-def _serve(config_path: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "ARBITER_CONFIG")}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "serve",
-            "--config",
-            str(config_path),
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 @pytest.fixture(scope="module")
 def two_arbiters(redis_prefix, tmp_path_factory) -> Iterator[tuple[GatedUpstream, str, str]]:
     """Two Arbiter processes on one Redis, in front of one counting upstream."""
@@ -103,11 +79,9 @@ def two_arbiters(redis_prefix, tmp_path_factory) -> Iterator[tuple[GatedUpstream
         path = tmp_path_factory.mktemp("cache") / "arbiter.yaml"
         path.write_text(yaml.safe_dump(config))
         ports = [free_port(), free_port()]
-        processes = [_serve(path, port) for port in ports]
+        processes = [serve_gateway(path, port, capture=False) for port in ports]
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         try:
-            for url, process in zip(urls, processes, strict=True):
-                wait_until(lambda u=url, p=process: _ready(u, p), f"Arbiter at {url}")
             yield upstream, urls[0], urls[1]
         finally:
             upstream.gate.set()
@@ -115,15 +89,6 @@ def two_arbiters(redis_prefix, tmp_path_factory) -> Iterator[tuple[GatedUpstream
                 process.terminate()
             for process in processes:
                 process.wait(timeout=30)
-
-
-def _ready(url: str, process: subprocess.Popen[bytes]) -> bool:
-    if process.poll() is not None:
-        raise AssertionError(f"Arbiter at {url} exited with {process.returncode}")
-    try:
-        return httpx.get(url + "/health/ready").status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def test_an_answer_stored_by_one_process_is_a_hit_in_the_other(two_arbiters):
