@@ -1,7 +1,8 @@
 """Profiles Arbiter under load with py-spy and prints where the time goes.
 
     python bench/profile.py [--seconds 10] [--connections 8] [--body small|large|stream]
-                            [--target arbiter|arbiter-httpx|floor-...] [--out DIR]
+                            [--target arbiter|arbiter-httpx|floor-...] [--fixed]
+                            [--out DIR]
 
 Starts nginx and the target pinned as bench/run does, runs wrk while
 ``py-spy record`` samples the target, writes the collapsed stacks (open them in
@@ -58,6 +59,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--body", default="small", choices=["small", "large", "stream"])
     parser.add_argument("--target", default="arbiter")
+    parser.add_argument("--fixed", action="store_true",
+                        help="the same body every time (cache hits once cached)")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--out", type=Path, default=HERE / "out")
@@ -78,7 +81,7 @@ def main() -> int:
     try:
         url = run.url("stream" if args.body == "stream" else "small")
         run_wrk(url, body_file, connections=args.connections, duration_s=2,
-                key=run.target.key, cpus="0")  # warm up
+                key=run.target.key, fixed=args.fixed, cpus="0")  # warm up
         spy = subprocess.Popen(
             ["py-spy", "record", "--pid", str(run.proc.pid), "--duration", str(args.seconds),
              "--rate", str(args.rate), "--format", "raw", "--output", str(collapsed),
@@ -87,7 +90,7 @@ def main() -> int:
         result: dict = {}
         load = threading.Thread(target=lambda: result.update(run_wrk(
             url, body_file, connections=args.connections, duration_s=args.seconds,
-            key=run.target.key, cpus="0").to_dict()))
+            key=run.target.key, fixed=args.fixed, cpus="0").to_dict()))
         load.start()
         spy.wait(timeout=args.seconds + 60)
         load.join()
