@@ -63,17 +63,26 @@ class MemoryUpstream(httpx.AsyncBaseTransport):
                 200, headers={"content-type": "text/event-stream"}, stream=httpx.ByteStream(_EVENTS)
             )
         return httpx.Response(
-            200, headers={"content-type": "application/json"},
+            200,
+            headers={"content-type": "application/json"},
             stream=httpx.ByteStream(_COMPLETION),
         )
 
 
 def _scope(body: bytes) -> dict[str, Any]:
     return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
-        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8080), "state": {},
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+        "state": {},
         "headers": [
             (b"host", b"127.0.0.1:8080"),
             (b"content-type", b"application/json"),
@@ -83,8 +92,9 @@ def _scope(body: bytes) -> dict[str, Any]:
     }
 
 
-async def _serve(mode: str, requests: int, access_log: bool, profile: cProfile.Profile | None,
-                 tmp: Path) -> float:
+async def _serve(
+    mode: str, requests: int, access_log: bool, profile: cProfile.Profile | None, tmp: Path
+) -> float:
     config = tmp / "arbiter.yaml"
     text = _arbiter_config(9, 8080)  # the upstream port is never dialled
     if not access_log:
@@ -93,8 +103,11 @@ async def _serve(mode: str, requests: int, access_log: bool, profile: cProfile.P
     settings = load_settings(config)
     configure_logging(settings)
     app = create_app(settings, transport=MemoryUpstream())
-    template = json.dumps(bodies.small_request("bench-stream" if mode == "stream" else "bench",
-                                               stream=mode == "stream"))
+    template = json.dumps(
+        bodies.small_request(
+            "bench-stream" if mode == "stream" else "bench", stream=mode == "stream"
+        )
+    )
 
     async def one(i: int) -> None:
         body = template.replace(bodies.COUNTER, "same" if mode == "hit" else str(i)).encode()
@@ -139,7 +152,9 @@ def _instructions(args: argparse.Namespace) -> int:
         out = tmp / f"callgrind.{n}"
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
             env={**os.environ, "PYTHONHASHSEED": "0"},
         )
         found = re.search(r"Collected\s*:\s*(\d+)", run.stderr)
@@ -160,8 +175,11 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the measured loop")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=40)
-    parser.add_argument("--instructions", action="store_true",
-                        help="count instructions per request under valgrind (slow, exact)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per request under valgrind (slow, exact)",
+    )
     args = parser.parse_args()
     if args.instructions:
         args.requests = min(args.requests, 1000)
@@ -171,11 +189,13 @@ def main() -> int:
         try:
             import uvloop
 
-            per_request = uvloop.run(_serve(args.mode, args.requests, args.access_log, profile,
-                                            Path(tmp)))
+            per_request = uvloop.run(
+                _serve(args.mode, args.requests, args.access_log, profile, Path(tmp))
+            )
         except ImportError:
-            per_request = asyncio.run(_serve(args.mode, args.requests, args.access_log, profile,
-                                             Path(tmp)))
+            per_request = asyncio.run(
+                _serve(args.mode, args.requests, args.access_log, profile, Path(tmp))
+            )
     if profile is not None:
         pstats.Stats(profile, stream=sys.stdout).sort_stats(args.sort).print_stats(args.top)
     print(f"{args.mode}: {per_request * 1e6:.1f} us CPU/request (in process)")
