@@ -104,7 +104,8 @@ def create_app(
     )
     # Cost before anything reads ctx.cost_usd; budget (a read) before rate limits (a charge).
     budgets = BudgetHook(state.ledger, state.plan, state.keyring.callers)
-    state.hooks += [CostHook(state.plan, state.metrics, state.ledger), budgets]
+    state.costs = CostHook(state.plan, state.metrics, state.ledger)  # chat prices JSON answers
+    state.hooks += [state.costs, budgets]
     state.hooks.append(state.rate_limits)
     state.secrets = _secrets(settings)
     state.draining = False

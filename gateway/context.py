@@ -1,7 +1,9 @@
 """What one chat request carries through the gateway, and the hook contract.
 
 A ``RequestContext`` is created when a request arrives and finished exactly
-once, when its response is complete (JSON sent, stream ended, or error).
+once, when its response is complete (JSON sent, stream ended, or error). A
+JSON answer is sent first and its hooks run right after, in the same step of
+the event loop: what the client waits for does not include them.
 Features that act on every request (limits, budgets, metrics, access log,
 scoreboard) are ``RequestHook``s: ``on_request`` may refuse the request by
 raising a GatewayError; ``on_response`` records what happened and must be cheap
@@ -45,6 +47,7 @@ class RequestContext:
     latency_s: float | None = None
     usage: dict[str, Any] | None = None
     cost_usd: float | None = None
+    priced: bool = False  # cost_usd is final (``gateway.costs.CostHook.price``)
     response: ChatResponse | None = None  # the JSON answer (not for streams)
     chunks: list[ChatChunk] | None = None  # a hook sets [] in on_request to keep a stream's chunks
     response_headers: dict[str, str] = field(default_factory=dict)

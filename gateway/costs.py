@@ -51,20 +51,31 @@ class CostHook:
     async def on_request(self, ctx: RequestContext) -> None:
         return None
 
-    def on_response(self, ctx: RequestContext) -> None:
+    def price(self, ctx: RequestContext) -> None:
+        """``ctx.cost_usd`` and, for a JSON answer, its header. ``gateway.api.chat``
+        calls this before it sends a JSON answer (its headers must carry the cost;
+        the other hooks run after the answer is on its way); ``on_response`` prices
+        what was not priced yet (streams, errors)."""
+        ctx.priced = True
         if ctx.model is None:  # never reached a deployment
             return
-        provider = ctx.provider or ""
         if ctx.cache == "hit":
             cost: float | None = 0.0  # served from the cache: nothing was bought
         else:
-            target = self._targets.get((ctx.model, provider, ctx.upstream_model or ""))
+            target = self._targets.get((ctx.model, ctx.provider or "", ctx.upstream_model or ""))
             cost = usage_cost_usd(ctx.usage, target) if target is not None else None
         ctx.cost_usd = cost
+        if cost is not None and not ctx.chat.stream:
+            ctx.response_headers[COST_HEADER] = format_usd(cost)
+
+    def on_response(self, ctx: RequestContext) -> None:
+        if not ctx.priced:
+            self.price(ctx)
+        if ctx.model is None:
+            return
+        cost = ctx.cost_usd
         if cost is not None:
-            if not ctx.chat.stream:
-                ctx.response_headers[COST_HEADER] = format_usd(cost)
-            labels = (ctx.model, provider, ctx.caller.name)
+            labels = (ctx.model, ctx.provider or "", ctx.caller.name)
             counter = self._spend.get(labels)
             if counter is None:  # bound once per (model, provider, key): labels() locks
                 counter = self._spend[labels] = self.metrics.cost.labels(*labels)

@@ -5,8 +5,7 @@ headers and ``metadata``, which may only tighten the config's constraints) and
 hands it to the selector through ``routing.ranking.current_request``; the
 selector's decision comes back as the ``x-arbiter-route-reason`` header. When
 the response is complete the hook remembers who answered (for
-``POST /v1/feedback``) and, for JSON responses, says what it cost
-(``x-arbiter-cost-usd``).
+``POST /v1/feedback``).
 
 ``install_ranking`` builds the service once at startup, registers its observer
 (the scoreboard) and hook, and adds the ranking routes; ``lifespan`` starts and
@@ -23,7 +22,6 @@ from fastapi import FastAPI
 from gateway.api import compare, dashboard, rankings
 from gateway.context import RequestContext
 from providers.base import Target
-from providers.pricing import usage_cost_usd
 from routing.ranking import (
     Answer,
     Constraints,
@@ -38,7 +36,6 @@ from routing.routes import ModelRoute
 __all__ = ["ROUTE_REASON_HEADER", "RankingHook", "asked_constraints", "install_ranking"]
 
 ROUTE_REASON_HEADER = "x-arbiter-route-reason"
-COST_HEADER = "x-arbiter-cost-usd"
 _HEADER_KEYS = {
     "x-arbiter-prefer": "prefer",
     "x-arbiter-min-quality": "min_quality",
@@ -105,13 +102,6 @@ class RankingHook:
                 deployment=target.id if target is not None else None,
             )
         )
-        if ctx.chat.stream or COST_HEADER in ctx.response_headers:
-            return  # a cost hook (budgets) may have said it already
-        cost = ctx.cost_usd
-        if cost is None and target is not None:
-            cost = usage_cost_usd(ctx.usage, target)
-        if cost is not None:
-            ctx.response_headers[COST_HEADER] = f"{cost:.10f}"
 
 
 def install_ranking(app: FastAPI) -> RankingService:

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.api.relay import StreamRelay
 from gateway.caching import CacheSlot
 from gateway.context import RequestContext, RequestHook
+from gateway.costs import CostHook
 from gateway.errors import render_error
 from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundError
 from providers.types import ChatRequest
@@ -106,7 +107,7 @@ class ChatEndpoint:
                 await hook.on_request(ctx)
             async with state.cache.slot(ctx, headers) as cached:
                 if cached.answer is not None:
-                    return _cached_answer(cached, ctx, hooks)
+                    return _cached_answer(cached, ctx, hooks, state.costs)
                 if chat.stream:
                     result = await executor.stream(chat)
                     result.rest = cached.record(result)
@@ -125,8 +126,8 @@ class ChatEndpoint:
         ctx.served_by(completion.model, completion.target, completion.attempts)
         ctx.usage = completion.response.get("usage")
         ctx.response = completion.response
-        ctx.finish(hooks)
-        return Answer(orjson.dumps(completion.response), _answer_headers(ctx))
+        state.costs.price(ctx)
+        return FinishingAnswer(orjson.dumps(completion.response), ctx, hooks)
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -157,13 +158,39 @@ class Answer(Response):
         await send({"type": "http.response.body", "body": self.body})
 
 
+class FinishingAnswer(Answer):
+    """A whole answer whose request is finished (``ctx.finish``: metrics, ledger,
+    access log...) once it is sent: the client does not wait for the hooks. They
+    run in the same step of the event loop as the send (uvicorn's final send does
+    not yield), so nothing else observes the gap. The cost is priced before
+    (``CostHook.price``): it is one of the headers."""
+
+    def __init__(
+        self,
+        body: bytes,
+        ctx: RequestContext,
+        hooks: Sequence[RequestHook],
+        media_type: bytes = _JSON,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(body, _answer_headers(ctx) if headers is None else headers, media_type)
+        self.ctx = ctx
+        self.hooks = hooks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.ctx.finish(self.hooks)
+
+
 def _cached_answer(
-    cached: CacheSlot, ctx: RequestContext, hooks: Sequence[RequestHook]
+    cached: CacheSlot, ctx: RequestContext, hooks: Sequence[RequestHook], costs: CostHook
 ) -> Response:
     """A cache hit: the stored answer, as JSON or replayed as a stream, same headers."""
     assert cached.answer is not None
-    ctx.finish(hooks)
+    costs.price(ctx)
     if ctx.chat.stream:
         headers = {**_SSE_HEADERS, **_answer_headers(ctx)}
-        return Answer(cached.replay(), headers, _SSE)
-    return Answer(orjson.dumps(cached.answer.response), _answer_headers(ctx))
+        return FinishingAnswer(cached.replay(), ctx, hooks, _SSE, headers)
+    return FinishingAnswer(orjson.dumps(cached.answer.response), ctx, hooks)
