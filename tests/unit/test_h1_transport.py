@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gzip
 import hashlib
 import inspect
 import ipaddress
@@ -231,6 +232,15 @@ async def test_chunked_body_split_at_awkward_boundaries(serve):
         response = await http.get(server.url())
     assert response.content == b"".join(pieces)
     assert response.headers["transfer-encoding"] == "chunked"
+
+
+async def test_a_gzip_encoded_answer_is_read_decoded(serve):
+    body = gzip.compress(b'{"answer": "decoded"}')
+    head = b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n" % len(body)
+    server = await serve(answer_once(head + body[:10], body[10:]))
+    async with client() as http:
+        response = await http.get(server.url())
+    assert response.json() == {"answer": "decoded"}
 
 
 async def test_response_head_with_a_64_kib_header_line(serve):
