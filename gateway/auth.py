@@ -53,6 +53,7 @@ def presented_key(headers: Headers) -> str | None:
 class KeyRing:
     def __init__(self, settings: Settings) -> None:
         self._by_digest: dict[bytes, Caller] = {}
+        self._accepted: dict[str, Caller] = {}  # keys seen that matched: no digest per request
         master = settings.server.master_key
         if master and master.get_secret_value():
             self._by_digest[_digest(master.get_secret_value())] = Caller(
@@ -81,7 +82,12 @@ class KeyRing:
         key = presented_key(headers)
         if not key:
             raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
+        caller = self._accepted.get(key)
+        if caller is not None:
+            return caller
         caller = self._by_digest.get(_digest(key))
         if caller is None:
             raise AuthenticationError("invalid API key")
+        # Only keys that matched are remembered: as many as the config has keys.
+        self._accepted[key] = caller
         return caller
