@@ -10,20 +10,25 @@ from __future__ import annotations
 import importlib.util
 import signal
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 __all__ = ["GatewayServer", "fast_server_options"]
 
 
-def fast_server_options() -> dict[str, str]:
+def fast_server_options() -> dict[str, Any]:
     """uvloop and httptools, named explicitly rather than left to uvicorn's "auto",
-    so a missing one is visible here and not a silent slowdown (bench/README.md).
-    The pure-Python fallbacks keep a platform without them (Windows, PyPy) working."""
-    return {
-        "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
-    }
+    so a missing one is visible here and not a silent slowdown (bench/README.md);
+    httptools through ``ArbiterHttpToolsProtocol`` (a response's head and body in
+    one write). The pure-Python fallbacks keep a platform without them (Windows,
+    PyPy) working."""
+    http: Any = "h11"
+    if importlib.util.find_spec("httptools"):
+        from gateway.http_protocol import ArbiterHttpToolsProtocol
+
+        http = ArbiterHttpToolsProtocol
+    return {"loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio", "http": http}
 
 
 class GatewayServer(uvicorn.Server):

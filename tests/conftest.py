@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.config import Settings, parse_settings
+from gateway.server import fast_server_options
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.faults import FaultyUpstream
 from tests.fakes.gemini_server import FakeGemini
@@ -77,17 +78,27 @@ def make_settings(config: dict[str, Any] | str) -> Settings:
 
 @pytest.fixture
 def gateway() -> Iterator[Callable[..., ServerThread]]:
-    """Starts Arbiter on a free port for a config; stops every one at the end of the test."""
+    """Starts Arbiter on a free port for a config, served as ``arbiter serve`` serves it
+    (its HTTP protocol); stops every one at the end of the test."""
     started: list[ServerThread] = []
 
     def start(config: dict[str, Any] | str, **kwargs: Any) -> ServerThread:
-        server = ServerThread(create_app(make_settings(config), **kwargs)).start()
+        app = create_app(make_settings(config), **kwargs)
+        server = ServerThread(app, http=fast_server_options()["http"]).start()
         started.append(server)
         return server
 
+    start.started = started  # type: ignore[attr-defined]
     yield start
     for server in started:
         server.stop()
+
+
+def settle(gateway: Callable[..., ServerThread]) -> None:
+    """Waits until every gateway the test started has run the hooks of the answers it
+    sent (they run right after the answer): logs, traces and hooks are then complete."""
+    for server in gateway.started:  # type: ignore[attr-defined]
+        server.settle()
 
 
 def openai_config(base_url: str, *models: str, **extra: Any) -> dict[str, Any]:

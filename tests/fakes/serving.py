@@ -50,6 +50,13 @@ class ServerThread:
         self.loop.run_until_complete(self.server.serve())
         self.loop.close()
 
+    def settle(self) -> None:
+        """Returns once the server's event loop has finished the step it is in: a JSON
+        answer's hooks (metrics, access log, traces) run right after it is sent, in
+        the same step, so what they record is there once this returns."""
+        assert self.loop is not None
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self.loop).result(timeout=10)
+
     def start(self) -> ServerThread:
         self.thread.start()
         deadline = time.monotonic() + 10

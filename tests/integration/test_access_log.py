@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from gateway.logging_setup import JsonFormatter
-from tests.conftest import MASTER_KEY, openai_config
+from tests.conftest import MASTER_KEY, openai_config, settle
 
 TEAM_KEY = "sk-team-access-log-11aa22"
 FIELDS = {
@@ -37,12 +37,13 @@ FIELDS = {
 
 
 @pytest.fixture
-def access_lines(caplog):
+def access_lines(caplog, gateway):
     """The access log as an operator reads it: JSON lines, parsed."""
     caplog.set_level(logging.INFO, logger="arbiter.access")
     formatter = JsonFormatter()
 
     def lines() -> list[dict[str, Any]]:
+        settle(gateway)
         return [
             json.loads(formatter.format(r)) for r in caplog.records if r.name == "arbiter.access"
         ]

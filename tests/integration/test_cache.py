@@ -283,6 +283,7 @@ def test_a_hit_runs_the_request_hooks_costs_nothing_and_counts_what_it_saved(fak
         miss = ask(server, key=TEAM_A)
         hit = ask(server, key=TEAM_A, stream=True)
         assert (miss.headers["x-arbiter-cache"], hit.headers["x-arbiter-cache"]) == ("miss", "hit")
+        server.settle()  # the hooks run right after the answer is sent
         assert len(recorder.requests) == len(recorder.responses) == 2
         cached = recorder.responses[1]
         assert (cached.cache, cached.attempts, cached.cost_usd) == ("hit", 0, 0.0)

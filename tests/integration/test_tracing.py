@@ -48,10 +48,23 @@ def traced_config(base_url: str, **tracing: Any) -> dict[str, Any]:
     return config
 
 
+class SettledExporter(InMemorySpanExporter):
+    """Finished spans, read once the server has run the hooks of what it answered
+    (a JSON answer's span ends right after the answer is sent)."""
+
+    def __init__(self, server: Any) -> None:
+        super().__init__()
+        self.server = server
+
+    def get_finished_spans(self) -> Any:
+        self.server.settle()
+        return super().get_finished_spans()
+
+
 def collect_spans(server: Any) -> InMemorySpanExporter:
     """Spans the test can read, added to the app's own tracer provider."""
     [hook] = [h for h in server.config.app.state.hooks if isinstance(h, TracingHook)]
-    exporter = InMemorySpanExporter()
+    exporter = SettledExporter(server)
     hook.provider.add_span_processor(SimpleSpanProcessor(exporter))
     return exporter
 
