@@ -1,6 +1,7 @@
 """What one chat request costs inside Arbiter, without uvicorn, sockets or an upstream.
 
     python bench/inprocess.py [miss|hit|stream] [--requests N] [--no-access-log]
+                              [--concurrency N] [--gc]
                               [--profile [--sort cumulative] [--top 40]]
     python bench/inprocess.py miss --instructions     # under valgrind: exact counts
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -54,9 +56,15 @@ _WARMUP = 1000
 
 
 class MemoryUpstream(httpx.AsyncBaseTransport):
-    """Answers every request with the benchmark's completion or 20-event stream."""
+    """Answers every request with the benchmark's completion or 20-event stream;
+    ``pause``: lets the other requests in flight run first, as a network wait would."""
+
+    def __init__(self, pause: bool = False) -> None:
+        self.pause = pause
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.pause:
+            await asyncio.sleep(0)
         await request.aread()
         if request.url.path.startswith("/stream/"):
             return httpx.Response(
@@ -92,8 +100,35 @@ def _scope(body: bytes) -> dict[str, Any]:
     }
 
 
+class GcClock:
+    """CPU time spent in the garbage collector, by generation."""
+
+    def __init__(self) -> None:
+        self.spent = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._began = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.process_time()
+        else:
+            generation = info["generation"]
+            self.spent[generation] += time.process_time() - self._began
+            self.runs[generation] += 1
+
+    def reset(self) -> None:
+        self.spent, self.runs = [0.0, 0.0, 0.0], [0, 0, 0]
+
+
 async def _serve(
-    mode: str, requests: int, access_log: bool, profile: cProfile.Profile | None, tmp: Path
+    mode: str,
+    requests: int,
+    access_log: bool,
+    profile: cProfile.Profile | None,
+    tmp: Path,
+    concurrency: int = 1,
+    gc_clock: GcClock | None = None,
 ) -> float:
     config = tmp / "arbiter.yaml"
     text = _arbiter_config(9, 8080)  # the upstream port is never dialled
@@ -102,7 +137,8 @@ async def _serve(
     config.write_text(text)
     settings = load_settings(config)
     configure_logging(settings)
-    app = create_app(settings, transport=MemoryUpstream())
+    # freeze_heap: as ``arbiter serve`` runs it (the startup heap out of the collector's way)
+    app = create_app(settings, transport=MemoryUpstream(concurrency > 1), freeze_heap=True)
     template = json.dumps(
         bodies.small_request(
             "bench-stream" if mode == "stream" else "bench", stream=mode == "stream"
@@ -123,19 +159,28 @@ async def _serve(
         if sent[0]["status"] != 200:
             raise SystemExit(f"request failed: {sent}")
 
-    async with app.router.lifespan_context(app):
-        for i in range(_WARMUP):
+    async def worker(first: int, count: int) -> None:
+        for i in range(first, first + count):
             await one(i)
+
+    async def run(first: int, count: int) -> None:
+        """``count`` requests, ``concurrency`` of them in flight at a time."""
+        share = count // concurrency
+        await asyncio.gather(*(worker(first + w * share, share) for w in range(concurrency)))
+
+    async with app.router.lifespan_context(app):
+        await run(0, _WARMUP)
+        if gc_clock is not None:
+            gc_clock.reset()
         if profile is not None:
             profile.enable()
         started = time.process_time()
-        for i in range(requests):
-            await one(_WARMUP + i)
+        await run(_WARMUP, requests)
         spent = time.process_time() - started
         if profile is not None:
             profile.disable()
     logging.shutdown()
-    return spent / requests
+    return spent / (requests // concurrency * concurrency)
 
 
 def _instructions(args: argparse.Namespace) -> int:
@@ -172,6 +217,8 @@ def main() -> int:
     parser.add_argument("mode", nargs="?", default="miss", choices=["miss", "hit", "stream"])
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight")
+    parser.add_argument("--gc", action="store_true", help="report the garbage collector's share")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured loop")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=40)
@@ -185,20 +232,29 @@ def main() -> int:
         args.requests = min(args.requests, 1000)
         return _instructions(args)
     profile = cProfile.Profile() if args.profile else None
+    gc_clock = GcClock() if args.gc else None
     with tempfile.TemporaryDirectory(prefix="arbiter-inprocess-") as tmp:
+        serving = _serve(
+            args.mode,
+            args.requests,
+            args.access_log,
+            profile,
+            Path(tmp),
+            concurrency=args.concurrency,
+            gc_clock=gc_clock,
+        )
         try:
             import uvloop
 
-            per_request = uvloop.run(
-                _serve(args.mode, args.requests, args.access_log, profile, Path(tmp))
-            )
+            per_request = uvloop.run(serving)
         except ImportError:
-            per_request = asyncio.run(
-                _serve(args.mode, args.requests, args.access_log, profile, Path(tmp))
-            )
+            per_request = asyncio.run(serving)
     if profile is not None:
         pstats.Stats(profile, stream=sys.stdout).sort_stats(args.sort).print_stats(args.top)
     print(f"{args.mode}: {per_request * 1e6:.1f} us CPU/request (in process)")
+    if gc_clock is not None:
+        spent = sum(gc_clock.spent) / args.requests * 1e6
+        print(f"garbage collector: {spent:.1f} us/request; runs by generation {gc_clock.runs}")
     return 0
 
 
