@@ -30,13 +30,6 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
-
-
 class RequestContextMiddleware:
     """Gives every request an id (the client's ``x-request-id`` if it sent one) and
     echoes it on every response; refuses bodies over ``max_body_bytes`` before
@@ -53,7 +46,17 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, b"x-request-id")
+        given = length = None
+        header_bytes = 0
+        framed = True  # the body's length is the declared one (not chunked)
+        for key, value in scope["headers"]:  # one pass: id, declared length, total size
+            header_bytes += len(key) + len(value)
+            if key == b"x-request-id":
+                given = value
+            elif key == b"content-length":
+                length = value
+            elif key == b"transfer-encoding":
+                framed = False
         request_id = given.decode("latin-1")[:_MAX_REQUEST_ID] if given else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         id_header = (b"x-request-id", request_id.encode("latin-1"))
@@ -66,14 +69,13 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), id_header]
             await send(message)
 
-        header_bytes = sum(len(k) + len(v) for k, v in scope["headers"])
         if header_bytes > self.max_header_bytes:
             await self._error(send_with_id, HeadersTooLargeError(
                 f"the request headers are larger than {self.max_header_bytes} bytes"))
             return
 
-        length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+        declared = int(length) if length is not None and length.isdigit() else None
+        if declared is not None and declared > self.max_body_bytes:
             await self._error(send_with_id, self._too_large())
             return
 
@@ -88,8 +90,12 @@ class RequestContextMiddleware:
                     raise self._too_large()
             return message
 
+        # A declared length within the limit is the server's to enforce (it reads no
+        # more than Content-Length); only bodies of unknown length are counted here.
+        checked = receive if declared is not None and framed else receive_limited
+
         try:
-            await self.app(scope, receive_limited, send_with_id)
+            await self.app(scope, checked, send_with_id)
         except Exception as exc:  # noqa: BLE001 - the outermost handler, by design
             if started:
                 raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 
@@ -129,6 +131,25 @@ def test_body_over_limit_is_413(arbiter, fake_openai):
         arbiter.url + "/v1/chat/completions", content=chunked(), headers=AUTH, timeout=10
     )
     assert_envelope(response, 413, "invalid_request_error", "request_too_large")
+    assert fake_openai.count() == 0
+
+
+def test_a_body_longer_than_its_declared_length_never_gets_past_the_limit(arbiter, fake_openai):
+    body = b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "' + b"z" * 8192
+    body += b'"}]}'
+    chunked = b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body)
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: arbiter\r\n"
+        b"authorization: " + AUTH["authorization"].encode() + b"\r\n"
+        b"content-length: 100\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", arbiter.port), timeout=10) as sock:
+        sock.sendall(head + chunked)
+        answer = b""
+        while data := sock.recv(65536):
+            answer += data
+    status = int(answer.split(b" ", 2)[1])
+    assert status in (400, 413)  # refused by the server's parser or by the size limit
     assert fake_openai.count() == 0
 
 
