@@ -166,4 +166,4 @@ def _cached_answer(
     if ctx.chat.stream:
         headers = {**_SSE_HEADERS, **_answer_headers(ctx)}
         return Answer(cached.replay(), headers, _SSE)
-    return Answer(orjson.dumps(cached.answer.response), _answer_headers(ctx))
+    return Answer(cached.answer.body, _answer_headers(ctx))  # the stored JSON, as it was sent
