@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import orjson
+from prometheus_client import Counter
 
 from cache.base import CacheBackend
 from cache.entry import CachedAnswer, decode_answer, encode_answer
@@ -110,6 +111,8 @@ class ResponseCache:
         self.flights: SingleFlight[CachedAnswer] = SingleFlight(max_age_s=self.wait_s)
         self.metrics = metrics
         self._errors = metrics.cache.labels("error")
+        self._saved: dict[tuple[str, str, str], Counter] = {}  # labels -> saved-USD counter
+        self._shown_bytes = -1  # what arbiter_cache_stored_bytes was last set to
         self._pending: set[asyncio.Task[None]] = set()
 
     def scope_of(self, ctx: RequestContext) -> str:
@@ -125,7 +128,16 @@ class ResponseCache:
     def looked_up(self, *, failed: bool) -> None:
         if failed:
             self._errors.inc()
-        self.metrics.cache_bytes.set(self.backend.stored_bytes())
+        self._show_stored_bytes()
+
+    def _show_stored_bytes(self) -> None:
+        """``arbiter_cache_stored_bytes`` follows the backend. Set only when it moved:
+        a gauge's set takes a lock (and a file write in multiprocess mode), and on a
+        hit the bytes have not moved."""
+        stored = self.backend.stored_bytes()
+        if stored != self._shown_bytes:
+            self._shown_bytes = stored
+            self.metrics.cache_bytes.set(stored)
 
     def saved(self, ctx: RequestContext, answer: CachedAnswer) -> float | None:
         target = self.targets.get(answer.target_id)
@@ -133,9 +145,11 @@ class ResponseCache:
             return None
         cost = usage_cost_usd(answer.usage, target)
         if cost:
-            self.metrics.cache_saved.labels(answer.model, answer.provider, ctx.caller.name).inc(
-                cost
-            )
+            labels = (answer.model, answer.provider, ctx.caller.name)
+            counter = self._saved.get(labels)
+            if counter is None:  # prometheus' labels() takes a lock: once per label set
+                counter = self._saved[labels] = self.metrics.cache_saved.labels(*labels)
+            counter.inc(cost)
         return cost
 
     async def lookup(self, key: str) -> CachedAnswer | None:
@@ -144,7 +158,7 @@ class ResponseCache:
 
     async def write(self, key: str, answer: CachedAnswer) -> None:
         await self.backend.set(key, encode_answer(answer), self.ttl_s)
-        self.metrics.cache_bytes.set(self.backend.stored_bytes())
+        self._show_stored_bytes()
 
     def release_later(self, key: str) -> None:
         """Give up a cross-process claim without awaiting (safe while being cancelled)."""
