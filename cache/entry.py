@@ -12,10 +12,11 @@ body. A JSON hit sends the body as it is: no parse, no re-encoding. orjson never
 writes a raw newline, so the first one ends the header.
 
 A body above ``COMPRESS_ABOVE_BYTES`` is deflated (``cache.deflate``). Below it,
-compression does not pay: zlib at level 1 costs ~9 us for an 850-byte answer
-(more on a busy machine, and it releases the GIL, which hands the log writer
-thread a turn), about 4% of a whole request's CPU, to save ~350 bytes. Above
-4 KiB an answer shrinks 2x or more, and the saving is worth its CPU.
+compression does not pay: zlib at level 1 cost ~230,000 instructions (~9 us on
+an idle core, twice that on a busy one, with the GIL released to the log
+writer thread meanwhile) for the bench's 850-byte answer: a sixth of a whole
+cache miss, to store 470 bytes instead of 940. Above 4 KiB, prose shrinks about
+2x and the bytes saved are worth the CPU.
 
 Bytes that do not decode (another format's entry, corruption) read as a miss:
 the marker names the format, so replicas of another version sharing a Redis
