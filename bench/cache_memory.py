@@ -45,7 +45,7 @@ def answer(n: int, extra: int) -> bytes:
     if extra:
         words = " ".join(f"w{(n * 7919 + i * 104729) % 100_003}" for i in range(extra // 7))
         response["choices"][0]["message"]["content"] += " " + words
-    return encode_answer(CachedAnswer(response, "bench", "bench", "gpt-4o-mini", "b/0", 0.0))
+    return encode_answer(CachedAnswer.of(response, "bench", "bench", "gpt-4o-mini", "b/0", 0.0))
 
 
 def measure(max_mib: int, writes: float, extra: int, traced: bool) -> tuple[int, int, int, int]:

@@ -1,7 +1,7 @@
 """The contract every cache backend keeps: opaque bytes in, bytes out, with a TTL.
 
 Backends know nothing about chat: keys come from ``cache.keys``, values from
-``cache.codec``. A backend never raises for a store that is unavailable: a
+``cache.entry``. A backend never raises for a store that is unavailable: a
 failed ``get`` is a miss and a failed ``set`` is dropped, and ``available``
 tells the caller which of the two a ``None`` was.
 """

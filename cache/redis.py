@@ -1,7 +1,7 @@
 """Response cache in Redis, shared by every worker and replica.
 
 Entries live under ``<prefix><key>`` with a TTL (``SET ... PX``); values arrive
-already compact (``cache.codec``). A claim for single flight across processes
+already compact (``cache.entry``). A claim for single flight across processes
 is a ``SET NX PX`` on ``<prefix>lock:<key>`` holding this process's token, and
 is released only by the process that holds it.
 

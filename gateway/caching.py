@@ -9,7 +9,9 @@ Per request, ``ResponseCache.slot(ctx, headers)`` opens a ``CacheSlot``:
 2. Lookup by ``cache.keys.cache_key`` (scope: the virtual key's name, or
    ``global``). A hit fills the context as an answer from the cache: the model
    and provider that produced it, zero attempts, ``cost_usd = 0``; what the
-   upstream call would have cost goes to ``arbiter_cache_saved_usd_total``.
+   upstream call would have cost goes to ``arbiter_cache_saved_usd_total``. A
+   JSON hit sends the stored JSON as it is; the answer is decoded into
+   ``ctx.response`` only when a feature reads it (``_hits_are_read``).
 3. A miss joins the in-process single flight for its key: the first request
    leads; identical ones that arrive meanwhile wait (at most
    ``cache.coalesce_wait_s``) for its answer, which they get as a hit. With
@@ -37,6 +39,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import orjson
+from prometheus_client import Counter
 
 from cache.base import CacheBackend
 from cache.entry import CachedAnswer, decode_answer, encode_answer
@@ -94,6 +97,7 @@ class ResponseCache:
         self, settings: Settings, plan: RuntimePlan, backend: CacheBackend, metrics: Metrics
     ) -> None:
         rules = settings.cache
+        self.decode_hits = _hits_are_read(settings)
         self.backend = backend
         self.enabled = rules.enabled
         self.ttl_s = rules.ttl_s
@@ -107,6 +111,8 @@ class ResponseCache:
         self.flights: SingleFlight[CachedAnswer] = SingleFlight(max_age_s=self.wait_s)
         self.metrics = metrics
         self._errors = metrics.cache.labels("error")
+        self._saved: dict[tuple[str, str, str], Counter] = {}  # labels -> saved-USD counter
+        self._shown_bytes = -1  # what arbiter_cache_stored_bytes was last set to
         self._pending: set[asyncio.Task[None]] = set()
 
     def scope_of(self, ctx: RequestContext) -> str:
@@ -122,17 +128,28 @@ class ResponseCache:
     def looked_up(self, *, failed: bool) -> None:
         if failed:
             self._errors.inc()
-        self.metrics.cache_bytes.set(self.backend.stored_bytes())
+        self._show_stored_bytes()
+
+    def _show_stored_bytes(self) -> None:
+        """``arbiter_cache_stored_bytes`` follows the backend. Set only when it moved:
+        a gauge's set takes a lock (and a file write in multiprocess mode), and on a
+        hit the bytes have not moved."""
+        stored = self.backend.stored_bytes()
+        if stored != self._shown_bytes:
+            self._shown_bytes = stored
+            self.metrics.cache_bytes.set(stored)
 
     def saved(self, ctx: RequestContext, answer: CachedAnswer) -> float | None:
         target = self.targets.get(answer.target_id)
         if target is None:
             return None
-        cost = usage_cost_usd(answer.response.get("usage"), target)
+        cost = usage_cost_usd(answer.usage, target)
         if cost:
-            self.metrics.cache_saved.labels(answer.model, answer.provider, ctx.caller.name).inc(
-                cost
-            )
+            labels = (answer.model, answer.provider, ctx.caller.name)
+            counter = self._saved.get(labels)
+            if counter is None:  # prometheus' labels() takes a lock: once per label set
+                counter = self._saved[labels] = self.metrics.cache_saved.labels(*labels)
+            counter.inc(cost)
         return cost
 
     async def lookup(self, key: str) -> CachedAnswer | None:
@@ -141,7 +158,7 @@ class ResponseCache:
 
     async def write(self, key: str, answer: CachedAnswer) -> None:
         await self.backend.set(key, encode_answer(answer), self.ttl_s)
-        self.metrics.cache_bytes.set(self.backend.stored_bytes())
+        self._show_stored_bytes()
 
     def release_later(self, key: str) -> None:
         """Give up a cross-process claim without awaiting (safe while being cancelled)."""
@@ -242,7 +259,8 @@ class CacheSlot:
             ctx.ttft_s = time.perf_counter() - ctx.started
         ctx.cost_usd = 0.0  # nothing was bought; a hit processes no tokens either
         ctx.usage = None
-        ctx.response = answer.response  # what the caller gets, for the access log and traces
+        if self.cache.decode_hits:  # what the caller gets, for the body log and traces
+            ctx.response = answer.response()
         ctx.response_headers["age"] = str(max(0, int(time.time() - answer.stored_at)))
         saved = self.cache.saved(ctx, answer)
         if saved is not None:
@@ -251,7 +269,7 @@ class CacheSlot:
     def replay(self) -> bytes:
         """A hit as the SSE body of a streamed answer, ``[DONE]`` included."""
         assert self.answer is not None
-        chunks = replay_response(self.answer.response, include_usage=self.ctx.chat.include_usage)
+        chunks = replay_response(self.answer.response(), include_usage=self.ctx.chat.include_usage)
         return b"".join(encode_data(chunk) for chunk in chunks) + DONE
 
     async def __aexit__(
@@ -272,12 +290,15 @@ class CacheSlot:
             self._claimed = False
             self.cache.release_later(self.key)
 
-    async def _finish(self, answer: CachedAnswer) -> None:
-        """A whole answer: waiters get it, the store keeps it, then the claim goes."""
-        cacheable = is_complete(answer.response) and answer.model in self.cache.identities
-        if not cacheable:
+    async def _finish(self, response: ChatResponse, model: str, target: Target) -> bytes | None:
+        """A whole answer: waiters get it, the store keeps it, then the claim goes.
+        Returns the answer's JSON when it was encoded for the cache."""
+        if not (is_complete(response) and model in self.cache.identities):
             self._give_up()
-            return
+            return None
+        answer = CachedAnswer.of(
+            response, model, target.provider, target.model, target.id, time.time()
+        )
         if self._flight is not None:
             self.cache.flights.end(self._flight, answer)
             self._flight = None
@@ -286,12 +307,14 @@ class CacheSlot:
         if self._claimed:
             self._claimed = False
             await self.cache.backend.release(self.key)
+        return answer.body
 
-    async def store(self, completion: Completion) -> None:
-        """The leader's JSON answer."""
+    async def store(self, completion: Completion) -> bytes | None:
+        """The leader's JSON answer. Returns its JSON (``orjson.dumps`` of the
+        response) when the cache encoded it, so the caller need not encode it again."""
         if not self.active:
-            return
-        await self._finish(_answer(completion.response, completion.model, completion.target))
+            return None
+        return await self._finish(completion.response, completion.model, completion.target)
 
     def record(self, result: StreamResult) -> AsyncIterator[Batch]:
         """The rest of a stream, relayed unchanged; stored assembled once it ends whole."""
@@ -314,11 +337,15 @@ class CacheSlot:
             raise
         finally:
             await rest.aclose()  # type: ignore[attr-defined]
-        await self._finish(_answer(assemble_chunks(chunks), result.model, result.target))
+        await self._finish(assemble_chunks(chunks), result.model, result.target)
 
 
-def _answer(response: ChatResponse, model: str, target: Target) -> CachedAnswer:
-    return CachedAnswer(response, model, target.provider, target.model, target.id, time.time())
+def _hits_are_read(settings: Settings) -> bool:
+    """True when a feature reads a hit's answer as a dict (``ctx.response``): the
+    access log's ``completion`` field (``logging.log_bodies``) and tracing's response
+    attributes. Otherwise a JSON hit sends the stored bytes and never decodes them."""
+    logging_ = settings.logging
+    return (logging_.access_log and logging_.log_bodies) or settings.tracing.enabled
 
 
 def open_response_cache(

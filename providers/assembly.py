@@ -54,7 +54,25 @@ class _ChoiceParts:
     finish_reason: str | None = None
 
     def feed(self, choice: dict[str, Any]) -> None:
-        delta = choice.get("delta") or {}
+        delta = choice.get("delta")
+        if delta:
+            text = delta.get("content")
+            if len(delta) == 1 and isinstance(text, str):
+                # Nearly every chunk of a stream: one piece of text, nothing else.
+                if self.content is None:
+                    self.content = [text]
+                else:
+                    self.content.append(text)
+            else:
+                self._feed_delta(delta)
+        logprobs = choice.get("logprobs")
+        if logprobs is not None and isinstance(logprobs, dict):
+            self._feed_logprobs(logprobs)
+        finish_reason = choice.get("finish_reason")
+        if finish_reason:
+            self.finish_reason = finish_reason
+
+    def _feed_delta(self, delta: dict[str, Any]) -> None:
         if delta.get("role"):
             self.role = delta["role"]
         if isinstance(delta.get("content"), str):
@@ -65,14 +83,12 @@ class _ChoiceParts:
             self.refusal.append(delta["refusal"])
         for fragment in delta.get("tool_calls") or ():
             self._feed_tool_call(fragment)
-        logprobs = choice.get("logprobs")
-        if isinstance(logprobs, dict):
-            self.logprobs = self.logprobs or {}
-            for kind, items in logprobs.items():
-                if isinstance(items, list):
-                    self.logprobs.setdefault(kind, []).extend(items)
-        if choice.get("finish_reason"):
-            self.finish_reason = choice["finish_reason"]
+
+    def _feed_logprobs(self, logprobs: dict[str, Any]) -> None:
+        self.logprobs = self.logprobs or {}
+        for kind, items in logprobs.items():
+            if isinstance(items, list):
+                self.logprobs.setdefault(kind, []).extend(items)
 
     def _feed_tool_call(self, fragment: dict[str, Any]) -> None:
         index = int(fragment.get("index") or 0)
@@ -111,14 +127,24 @@ def assemble_chunks(chunks: Iterable[ChatChunk]) -> ChatResponse:
 
     Identity fields (id, created, model, system fingerprint) come from the first
     chunk that has them; usage from the last chunk that carries one.
+
+    A response cache assembles every stream it stores, so the loop does per chunk
+    only what a chunk can change: header fields are looked for until found, and a
+    delta of text alone takes the shortest path (``_ChoiceParts.feed``).
     """
     header: dict[str, Any] = {}
+    wanted: tuple[str, ...] = _HEADER_FIELDS  # the header fields no chunk has had yet
     choices: dict[int, _ChoiceParts] = {}
     usage: dict[str, Any] | None = None
     for chunk in chunks:
-        for name in _HEADER_FIELDS:
-            if name not in header and chunk.get(name) is not None:
-                header[name] = chunk[name]
+        if wanted:
+            found = False
+            for name in wanted:
+                value = chunk.get(name)
+                if value is not None:
+                    header[name], found = value, True
+            if found:
+                wanted = tuple(name for name in wanted if name not in header)
         for choice in chunk.get("choices") or ():
             index = int(choice.get("index") or 0)
             parts = choices.get(index)

@@ -113,7 +113,7 @@ class ChatEndpoint:
                     result.rest = cached.record(result)
                 else:
                     completion = await executor.complete(chat)
-                    await cached.store(completion)
+                    body = await cached.store(completion)
         except GatewayError as exc:
             ctx.fail(exc, hooks)
             raise
@@ -127,7 +127,7 @@ class ChatEndpoint:
         ctx.usage = completion.response.get("usage")
         ctx.response = completion.response
         state.costs.price(ctx)
-        return FinishingAnswer(orjson.dumps(completion.response), ctx, hooks)
+        return FinishingAnswer(body or orjson.dumps(completion.response), ctx, hooks)
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -193,4 +193,4 @@ def _cached_answer(
     if ctx.chat.stream:
         headers = {**_SSE_HEADERS, **_answer_headers(ctx)}
         return FinishingAnswer(cached.replay(), ctx, hooks, _SSE, headers)
-    return FinishingAnswer(orjson.dumps(cached.answer.response), ctx, hooks)
+    return FinishingAnswer(cached.answer.body, ctx, hooks)  # the stored JSON, as it was sent

@@ -173,6 +173,16 @@ def test_bodies_are_logged_only_when_asked(gateway, fake_openai, access_lines):
     assert fake_openai.count() == 2
 
 
+def test_an_answer_from_the_cache_logs_the_text_it_served(gateway, fake_openai, access_lines):
+    server = gateway({**config(fake_openai.url, log_bodies=True), "cache": {"enabled": True}})
+    for stream in (False, False, True):
+        assert chat(server.url, "gpt-4o-mini", "say it again", stream=stream).status_code == 200
+    miss, hit, streamed_hit = access_lines()
+    assert (miss["cache"], hit["cache"], streamed_hit["cache"]) == ("miss", "hit", "hit")
+    assert hit["completion"] == streamed_hit["completion"] == "say it again"
+    assert fake_openai.count() == 1
+
+
 def test_the_access_log_can_be_turned_off(gateway, fake_openai, access_lines):
     server = gateway(config(fake_openai.url, access_log=False))
     assert chat(server.url, "gpt-4o-mini", "hi").status_code == 200

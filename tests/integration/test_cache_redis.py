@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import redis
 import yaml
@@ -101,6 +102,29 @@ def test_an_answer_stored_by_one_process_is_a_hit_in_the_other(two_arbiters):
     assert hit.headers["x-arbiter-attempts"] == "0"
     assert hit.json() == stored.json()
     assert upstream.calls == before + 1
+
+
+def test_an_entry_an_older_version_left_in_redis_is_a_miss_and_is_replaced(
+    two_arbiters, redis_prefix
+):
+    """Replicas of two versions share the Redis during a rolling upgrade."""
+    upstream, first, second = two_arbiters
+    client = redis.Redis.from_url(SHARED_REDIS)
+    entries = lambda: set(client.scan_iter(match=redis_prefix + "cache:*"))  # noqa: E731
+    try:
+        before, calls = entries(), upstream.calls
+        stored = ask(first, "asked before the upgrade")
+        [key] = {k for k in entries() - before if b":lock:" not in k}
+        old_format = orjson.dumps({"f": 1, "response": stored.json(), "model": "gpt-4o-mini"})
+        client.set(key, b"j" + old_format, px=60_000)
+        again = ask(second, "asked before the upgrade")
+        assert again.status_code == 200 and again.headers["x-arbiter-cache"] == "miss"
+        hit = ask(first, "asked before the upgrade")
+        assert hit.headers["x-arbiter-cache"] == "hit"
+        assert hit.content == again.content  # the stored JSON, byte for byte
+        assert upstream.calls == calls + 2
+    finally:
+        client.close()
 
 
 async def test_identical_requests_in_two_processes_call_the_upstream_once(two_arbiters):

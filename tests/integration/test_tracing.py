@@ -147,6 +147,18 @@ def test_a_stream_records_its_first_chunk_and_its_attempt(gateway, fake_openai):
     assert fake_openai.count() == 1
 
 
+def test_an_answer_from_the_cache_is_traced_with_the_answer_it_served(gateway, fake_openai):
+    server = gateway({**traced_config(fake_openai.url), "cache": {"enabled": True}})
+    spans = collect_spans(server)
+    assert ask(server.url, "gpt-4o-mini").status_code == 200
+    assert ask(server.url, "gpt-4o-mini").status_code == 200
+    miss, hit = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert (miss.attributes["arbiter.cache"], hit.attributes["arbiter.cache"]) == ("miss", "hit")
+    assert hit.attributes["gen_ai.response.id"] == "chatcmpl-fake"
+    assert hit.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert fake_openai.count() == 1
+
+
 def test_a_failed_request_is_an_error_span_and_no_span_holds_a_secret(gateway, fake_openai):
     server = gateway(traced_config(fake_openai.url))
     spans = collect_spans(server)

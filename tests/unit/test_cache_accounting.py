@@ -33,7 +33,8 @@ def encoded_answer(n: int, reply_words: int) -> bytes:
         ],
         "usage": {"prompt_tokens": 12, "completion_tokens": reply_words, "total_tokens": 99},
     }
-    return encode_answer(CachedAnswer(response, "demo", "openai", "gpt-4o-mini", "demo/0", 1.0))
+    answer = CachedAnswer.of(response, "demo", "openai", "gpt-4o-mini", "demo/0", 1.0)
+    return encode_answer(answer)
 
 
 def key(n: int) -> str:
