@@ -6,8 +6,7 @@ What differs between such upstreams (auth header, path, fields they reject) is a
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +19,7 @@ from providers.errors import GatewayError, InvalidRequestError, UpstreamUnavaila
 from providers.inputs import check_supported
 from providers.sse import RawEvent, SSEParser
 from providers.status import error_from_status
-from providers.stream_chunk import Batch, StreamChunk
+from providers.stream_chunk import Batch, FinalBatch, StreamChunk
 from providers.types import ChatChunk, ChatRequest, ChatResponse
 from providers.upstream_client import json_post, request_headers
 
@@ -33,8 +32,9 @@ __all__ = [
     "parse_openai_error",
 ]
 
-# What a relayed event must be parsed for: a usage that is not null, or an error.
-_NEEDS_A_LOOK = re.compile(rb'"usage"\s*:(?!\s*null)|"error"\s*:')
+# How a chunk whose own usage is null ends (its last member), as OpenAI writes it
+# and as Python's json does.
+_NULL_USAGE_ENDINGS = (b',"usage":null}', b', "usage": null}')
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +125,17 @@ class OpenAIRelayDecoder(OpenAIChunkDecoder):
     which an event that needs nothing done is the upstream's own bytes.
 
     An event is relayed unparsed when its data is one JSON object (``{...}``)
-    naming neither a non-null ``usage`` nor an ``error``; those two, anything
-    else, and named events are parsed and handled as ``OpenAIChunkDecoder``
-    does (usage normalised and noted, errors raised, other JSON values dropped).
-    A key can only appear in the bytes as ``"usage":`` (strings escape their
-    quotes), so the test never misses one; a false alarm only costs a parse.
+    that reports no usage and no error; anything else, and named events, are
+    parsed and handled as ``OpenAIChunkDecoder`` does (usage normalised and
+    noted, errors raised, other JSON values dropped).
+
+    The test must cost next to nothing, as every event of a stream takes it, so
+    it reads no JSON and runs no regular expression. No ``"error"`` in the
+    bytes: a key can only appear as ``"error"`` (strings escape their quotes).
+    No usage: either no ``"usage"`` at all, or the object ends with a null one,
+    as OpenAI's chunks do (``,"usage":null}``): the last member before the
+    closing brace is the object's own, and with a key twice JSON parsers keep
+    the last. A false alarm only costs a parse.
     """
 
     __slots__ = ()
@@ -141,7 +147,14 @@ class OpenAIRelayDecoder(OpenAIChunkDecoder):
         return [piece.chunk for piece in self.close_chunks()]
 
     def feed_chunks(self, data: bytes) -> Batch:
-        return self._relayed(self._parser.feed_raw(data))
+        datas = self._parser.feed_data(data)
+        if datas is None:  # not the usual one-line events: the general parser
+            batch = self._relayed(self._parser.feed_raw(data))
+        else:
+            batch = self._relay_data(datas, [])
+        if self.done and batch:
+            return FinalBatch(batch)
+        return batch
 
     def close_chunks(self) -> Batch:
         batch = self._relayed(self._parser.close_raw())
@@ -152,25 +165,47 @@ class OpenAIRelayDecoder(OpenAIChunkDecoder):
     def _relayed(self, events: list[RawEvent]) -> Batch:
         batch: Batch = []
         for data, name, _, _ in events:
-            if name is None and data[:1] == b"{" and data[-1:] == b"}":
-                if _NEEDS_A_LOOK.search(data) is None:
-                    batch.append(StreamChunk.raw(data))
-                    continue
-            elif data == b"[DONE]":
-                self.done = True
-                continue
-            if name == "error":  # whatever its data looks like, never a chunk
-                raise self._stream_error(data.decode("utf-8", "replace"))
-            chunk = self._loads(data)
-            if not isinstance(chunk, dict):
-                continue
-            if "error" in chunk and "choices" not in chunk:
-                raise self._stream_error(data.decode("utf-8", "replace"))
-            if chunk.get("usage"):
-                self.usage_seen = True
-                normalise_usage(chunk["usage"])
-            batch.append(StreamChunk.of(chunk))
+            if name is None:
+                self._relay_data((data,), batch)
+            else:
+                self._parse_event(data, name, batch)
         return batch
+
+    def _relay_data(self, datas: Sequence[bytes], batch: Batch) -> Batch:
+        """Appends the chunks of unnamed events' data to ``batch``. One search
+        over them all clears every event of errors at once (a search per event
+        costs more than the rest of its test)."""
+        clean = b'"error"' not in b"".join(datas)
+        for data in datas:
+            if (
+                data[:1] == b"{"
+                and (
+                    data.endswith(_NULL_USAGE_ENDINGS)
+                    or (data[-1:] == b"}" and b'"usage"' not in data)
+                )
+                and (clean or b'"error"' not in data)
+            ):
+                batch.append(StreamChunk(None, data, None))
+            else:
+                self._parse_event(data, None, batch)
+        return batch
+
+    def _parse_event(self, data: bytes, name: str | None, batch: Batch) -> None:
+        """An event that may end the stream, fail it, or report usage."""
+        if data == b"[DONE]":
+            self.done = True
+            return
+        if name == "error":  # whatever its data looks like, never a chunk
+            raise self._stream_error(data.decode("utf-8", "replace"))
+        chunk = self._loads(data)
+        if not isinstance(chunk, dict):
+            return
+        if "error" in chunk and "choices" not in chunk:
+            raise self._stream_error(data.decode("utf-8", "replace"))
+        if chunk.get("usage"):
+            self.usage_seen = True
+            normalise_usage(chunk["usage"])
+        batch.append(StreamChunk.of(chunk))
 
 
 def normalise_usage(usage: Any) -> Any:

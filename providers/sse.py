@@ -29,7 +29,8 @@ class SSEParser:
     Feed it bytes cut anywhere, even inside a multi-byte character or a line ending;
     it returns each event once its blank line has arrived. ``feed`` gives
     ``SSEEvent``s; ``feed_raw`` gives (data, event, id, retry) with the data as
-    the bytes that came, for a relay that passes them on.
+    the bytes that came, for a relay that passes them on; ``feed_data`` gives
+    just the data of each event, cheaper still, when a read holds nothing else.
     """
 
     __slots__ = ("_buffer", "_data", "_event", "_id", "_retry")
@@ -67,6 +68,30 @@ class SSEParser:
             elif block:
                 events += self._lines(block + b"\n\n")[0]
         return events
+
+    def feed_data(self, chunk: bytes) -> list[bytes] | None:
+        """The data of each event completed by ``chunk``, when every one of them is a
+        single ``data: `` line (an OpenAI stream, read after read); else None, with
+        nothing consumed: call ``feed_raw(chunk)`` instead.
+
+        A relay pays for each event it handles, so this does no per-event work:
+        one split cuts the events out of the read, and one search makes sure no
+        event had a second line (every LF must be one of the separators').
+        """
+        buffer = self._buffer + chunk if self._buffer else chunk
+        if self._data or self._event is not None or b"\r" in buffer:
+            return None
+        end = buffer.rfind(b"\n\n")
+        if end == -1:
+            self._buffer = buffer
+            return []
+        if not buffer.startswith(b"data: "):
+            return None
+        datas = buffer[6:end].split(b"\n\ndata: ")
+        if b"\n" in b"".join(datas):  # a blank line, another field, a comment...
+            return None
+        self._buffer = buffer[end + 2 :]
+        return datas
 
     def close_raw(self) -> list[RawEvent]:
         events: list[RawEvent] = []

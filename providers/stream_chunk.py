@@ -8,20 +8,23 @@ them to the client as they came; translating decoders hand dicts on, which are
 encoded once, for the client.
 
 A stream moves in batches (``list[StreamChunk]``): everything decoded from one
-upstream read, which the gateway writes to its client as one piece.
+upstream read, which the gateway writes to its client as one piece. A
+``FinalBatch`` is one in whose read the upstream also ended the stream
+(OpenAI's ``[DONE]``): only the end of its body is still to come, so the gateway
+may write it together with the end of its own answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import orjson
 
 from providers.errors import UpstreamUnavailableError
 from providers.types import ChatChunk
 
-__all__ = ["Batch", "ChunkDecoder", "StreamChunk", "chunk_decoder"]
+__all__ = ["Batch", "ChunkDecoder", "FinalBatch", "StreamChunk", "chunk_decoder"]
 
 
 class StreamChunk:
@@ -75,7 +78,13 @@ class StreamChunk:
 Batch = list[StreamChunk]
 
 
-@runtime_checkable
+class FinalBatch(list[StreamChunk]):
+    """A batch that came with the upstream's end of the stream (see the module's
+    docstring); everything that takes batches takes it as a plain one."""
+
+    __slots__ = ()
+
+
 class ChunkDecoder(Protocol):
     """A stream decoder that hands out ``StreamChunk`` batches."""
 
@@ -104,5 +113,11 @@ def _wrap(chunks: Iterable[ChatChunk]) -> Batch:
 
 
 def chunk_decoder(decoder: Any) -> ChunkDecoder:
-    """The decoder itself when it hands out batches, else a wrapper around it."""
-    return decoder if isinstance(decoder, ChunkDecoder) else _DictDecoder(decoder)
+    """The decoder itself when it hands out batches, else a wrapper around it.
+
+    Asked once per stream: ``isinstance`` against a runtime-checkable protocol
+    would list the protocol's members on every call, so the method is looked up
+    on the class instead."""
+    if callable(getattr(type(decoder), "feed_chunks", None)):
+        return decoder
+    return _DictDecoder(decoder)

@@ -76,25 +76,34 @@ def build_client(
     )
 
 
-@contextmanager
-def map_transport_errors(target: Target) -> Iterator[None]:
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise UpstreamTimeoutError(
+# What the transports raise when the network fails (aiohttp's own errors are mapped
+# by its transport; they are the safety net).
+_TRANSPORT_ERRORS = (httpx.HTTPError, httpx.StreamError, aiohttp.ClientError)
+
+
+def _as_gateway_error(target: Target, exc: BaseException) -> GatewayError:
+    """One of ``_TRANSPORT_ERRORS`` as the taxonomy's error."""
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeoutError(
             f"{target.provider} did not answer in time",
             provider=target.provider,
             target=target.id,
             debug=repr(exc),
-        ) from None
-    except (httpx.HTTPError, httpx.StreamError, aiohttp.ClientError) as exc:
-        # aiohttp's own errors are mapped by its transport; this is the safety net.
-        raise UpstreamUnavailableError(
-            f"{target.provider} could not be reached ({type(exc).__name__})",
-            provider=target.provider,
-            target=target.id,
-            debug=repr(exc),
-        ) from None
+        )
+    return UpstreamUnavailableError(
+        f"{target.provider} could not be reached ({type(exc).__name__})",
+        provider=target.provider,
+        target=target.id,
+        debug=repr(exc),
+    )
+
+
+@contextmanager
+def map_transport_errors(target: Target) -> Iterator[None]:
+    try:
+        yield
+    except _TRANSPORT_ERRORS as exc:
+        raise _as_gateway_error(target, exc) from None
 
 
 async def _raise_for_status(
@@ -154,19 +163,29 @@ async def stream_batches(
     as the bytes arrive (nothing waits for more).
 
     The upstream response is closed when the iterator ends, fails or is closed
-    early (a client that went away), so no connection leaks.
+    early (a client that went away), so no connection leaks. The body is read
+    from the transport's stream itself: ``Response.aiter_raw`` would add a
+    generator, a re-chunker and a context manager to every read, and closes
+    the response, which ``finally`` does here anyway.
     """
     upstream = adapter.build_request(request, target)
     decoder = chunk_decoder(adapter.new_stream_decoder(request, target))
-    with map_transport_errors(target):
-        response = await client.send(upstream, stream=True)
     try:
-        with map_transport_errors(target):
+        response = await client.send(upstream, stream=True)
+    except _TRANSPORT_ERRORS as exc:
+        raise _as_gateway_error(target, exc) from None
+    try:
+        body = response.stream
+        if not isinstance(body, httpx.AsyncByteStream):
+            raise RuntimeError("Attempted to call an async iterator on an sync stream.")
+        try:
             await _raise_for_status(adapter, response, target)
-            async for data in response.aiter_raw():
+            async for data in body:
                 batch = decoder.feed_chunks(data)
                 if batch:
                     yield batch
+        except _TRANSPORT_ERRORS as exc:
+            raise _as_gateway_error(target, exc) from None
         batch = decoder.close_chunks()
         if batch:
             yield batch

@@ -157,6 +157,20 @@ def test_a_burst_is_written_to_the_client_in_one_piece(served):
     assert relayed[-1] == b"[DONE]"
 
 
+def test_a_burst_that_ends_the_stream_reaches_the_client_with_done_in_one_piece(served):
+    """The upstream's [DONE] came with the burst: the gateway writes the burst and
+    its own [DONE] together once the upstream's body has ended."""
+    server, _ = served(sse_reply(burst()))
+    stream = RawStream(server, REQUEST)
+    try:
+        pieces = stream.pieces()
+    finally:
+        stream.close()
+    assert len(pieces) == 1
+    assert events(pieces[0])[:-1] == events(burst())[:20]  # the usage chunk was not asked for
+    assert pieces[0].endswith(DONE)
+
+
 def test_events_that_need_no_change_reach_the_client_byte_for_byte(served):
     """The upstream's own JSON is relayed as it was written (spacing included)."""
     server, _ = served(sse_reply(burst()))

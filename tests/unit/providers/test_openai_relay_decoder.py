@@ -96,3 +96,21 @@ def test_once_usage_arrives_the_meter_lets_go_of_the_chunks():
     meter.observe({"choices": [], "usage": {"prompt_tokens": 1}})
     assert meter.usage_seen
     assert meter.usage()["completion_tokens"] == 0  # nothing held, nothing parsed
+
+
+def test_a_usage_that_is_not_the_chunk_s_last_member_is_still_read():
+    chunk = b'{"usage": {"prompt_tokens": 3, "completion_tokens": 2}, "id": "c", "choices": []}'
+    (usage,) = decode(b"data: " + chunk + b"\n\ndata: [DONE]\n\n", 1000)
+    assert usage.usage == {"prompt_tokens": 3, "completion_tokens": 2}
+
+
+def test_text_that_quotes_the_word_error_is_relayed_as_sent():
+    text = b'{"id": "c", "choices": [{"index": 0, "delta": {"content": "an \\"error\\""}}]}'
+    (chunk,) = decode(b"data: " + text + b"\n\ndata: [DONE]\n\n", 1000)
+    assert chunk.data == text and chunk.usage is None
+
+
+def test_an_error_among_plain_events_of_one_read_fails_the_stream():
+    error = b'{"error": {"message": "overloaded", "type": "server_error"}}'
+    with pytest.raises(UpstreamUnavailableError):
+        decode(b"data: " + TEXT + b"\n\ndata: " + error + b"\n\ndata: " + TEXT + b"\n\n", 10_000)
