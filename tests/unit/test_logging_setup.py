@@ -23,6 +23,7 @@ from gateway.logging_setup import (
     TextFormatter,
     logging_config,
     secret_values,
+    utc_iso,
 )
 from tests.conftest import make_settings
 
@@ -43,6 +44,12 @@ def test_json_lines_carry_time_level_logger_message_pid_and_fields():
     assert line["time"].endswith("Z") and "T" in line["time"]
     assert isinstance(line["pid"], int)
     assert (line["model"], line["n"]) == ("demo", 3)
+
+
+def test_times_are_utc_to_the_millisecond():
+    assert utc_iso(0.5) == "1970-01-01T00:00:00.500Z"
+    assert utc_iso(1748779200.25) == "2025-06-01T12:00:00.250Z"
+    assert utc_iso(1748779201.0078125) == "2025-06-01T12:00:01.007Z"  # truncated
 
 
 def test_json_lines_keep_a_traceback_on_one_line():
