@@ -78,6 +78,17 @@ def test_a_configured_secret_never_reaches_a_line(formatter):
     assert text.count("[redacted]") == 2
 
 
+@pytest.mark.parametrize("formatter", [JsonFormatter, TextFormatter])
+def test_with_many_keys_configured_each_is_redacted_and_other_lines_are_untouched(formatter):
+    keys = [f"sk-team-{n:02d}-{'x' * n}" for n in range(1, 40)]
+    scrub = formatter(secrets=sorted(keys, key=len, reverse=True))
+    for key in keys:
+        text = scrub.format(record(f"bad key {key}", detail=f"Bearer {key}"))
+        assert key not in text and text.count("[redacted]") == 2
+    clean = scrub.format(record("nothing secret here", detail="sk-team-but-no-key"))
+    assert "[redacted]" not in clean and "sk-team-but-no-key" in clean
+
+
 def test_every_configured_secret_is_known_to_the_formatter():
     settings = make_settings(
         {
