@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.context import RequestContext
 from gateway.errors import resolve_error
-from gateway.logging_setup import FIELDS_ATTR, utc_iso
+from gateway.logging_setup import FIELDS_ATTR, sole_handler, utc_iso
 from providers.errors import AllTargetsFailedError
 
 __all__ = ["AccessLogHook", "AccessLogMiddleware", "access_fields", "completion_text"]
@@ -55,7 +55,13 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 def _emit(message: str, fields: dict[str, Any]) -> None:
-    """``log.info`` without looking up the caller's frame: every line comes from here."""
+    """``log.info`` without looking up the caller's frame: every line comes from here.
+    When Arbiter's own handler alone would see the record (``arbiter serve``), it is
+    handed the line's parts instead: the same line without a ``LogRecord``, the
+    logger's walk and the handler's lock."""
+    handler = sole_handler(log)
+    if handler is not None and handler.write_fields(log.name, message, fields):
+        return
     record = log.makeRecord(
         log.name, logging.INFO, __file__, 0, message, (), None, extra={FIELDS_ATTR: fields}
     )
