@@ -28,6 +28,9 @@ T = TypeVar("T")
 log = logging.getLogger("arbiter.state")
 
 
+_MAX_CONNECTIONS = 512  # per process; Redis serves 10,000 clients by default
+
+
 def _failures(redis: Redis | None) -> tuple[type[Exception], ...]:
     """What a failed Redis call raises (nothing Redis-specific when there is none)."""
     if redis is None:
@@ -66,15 +69,22 @@ class SharedState:
         request before the request is served from local state instead."""
         if not url:
             return cls(None, prefix=prefix)
-        from redis.asyncio import Redis
+        from redis.asyncio import BlockingConnectionPool, Redis
 
-        client = Redis.from_url(
+        # A blocking pool: a burst of requests beyond the pool's size waits (at most
+        # timeout_s) for a free connection. redis-py's plain pool raises at once when
+        # it is exhausted (and since redis-py 8 it holds 100 by default), which sent
+        # every request past the 100th of a burst to local state: rate limits no
+        # longer shared, cache misses, and Redis left alone for retry_after_s.
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=_MAX_CONNECTIONS,
+            timeout=timeout_s,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             health_check_interval=5,
         )
-        return cls(client, prefix=prefix, **kwargs)  # type: ignore[arg-type]
+        return cls(Redis.from_pool(pool), prefix=prefix, **kwargs)  # type: ignore[arg-type]
 
     @property
     def shared(self) -> bool:

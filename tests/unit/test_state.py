@@ -59,3 +59,25 @@ async def test_after_redis_restarts_no_connection_left_from_before_fails():
     finally:
         await state.aclose()
         await asyncio.to_thread(private.stop)
+
+
+async def test_a_burst_larger_than_the_pool_waits_for_connections_instead_of_going_local():
+    """Regression: redis-py's plain pool (100 connections by default since redis-py 8)
+    raised at once when exhausted, so the 101st concurrent call fell back to local
+    state and kept Redis out of the path for retry_after_s."""
+    private = await asyncio.to_thread(lambda: PrivateRedis().start())
+    errors: list[str] = []
+    state = SharedState.from_url(private.url, on_error=errors.append)
+
+    async def hold(redis: Redis) -> object:  # keeps its connection a moment
+        return await redis.blpop(["nothing"], timeout=0.05)
+
+    try:
+        answers = await asyncio.gather(
+            *(state.run("burst", hold, lambda: "local") for _ in range(700))
+        )
+        assert "local" not in answers and errors == []
+        assert state.available
+    finally:
+        await state.aclose()
+        await asyncio.to_thread(private.stop)
