@@ -39,7 +39,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import orjson
-from prometheus_client import Counter
 
 from cache.base import CacheBackend
 from cache.entry import CachedAnswer, decode_answer, encode_answer
@@ -48,7 +47,7 @@ from cache.keys import cache_key
 from cache.memory import MemoryCache
 from gateway.config import Settings
 from gateway.context import RequestContext
-from gateway.metrics import Metrics
+from gateway.metrics import BoundChildren, Metrics
 from gateway.runtime import RuntimePlan
 from providers.assembly import assemble_chunks, is_complete, replay_response
 from providers.base import Target
@@ -111,7 +110,7 @@ class ResponseCache:
         self.flights: SingleFlight[CachedAnswer] = SingleFlight(max_age_s=self.wait_s)
         self.metrics = metrics
         self._errors = metrics.cache.labels("error")
-        self._saved: dict[tuple[str, str, str], Counter] = {}  # labels -> saved-USD counter
+        self._saved = BoundChildren(metrics.cache_saved)
         self._shown_bytes = -1  # what arbiter_cache_stored_bytes was last set to
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -145,11 +144,7 @@ class ResponseCache:
             return None
         cost = usage_cost_usd(answer.usage, target)
         if cost:
-            labels = (answer.model, answer.provider, ctx.caller.name)
-            counter = self._saved.get(labels)
-            if counter is None:  # prometheus' labels() takes a lock: once per label set
-                counter = self._saved[labels] = self.metrics.cache_saved.labels(*labels)
-            counter.inc(cost)
+            self._saved[answer.model, answer.provider, ctx.caller.name].inc(cost)
         return cost
 
     async def lookup(self, key: str) -> CachedAnswer | None:
@@ -257,8 +252,7 @@ class CacheSlot:
         ctx.attempts = 0
         if ctx.chat.stream:
             ctx.ttft_s = time.perf_counter() - ctx.started
-        ctx.cost_usd = 0.0  # nothing was bought; a hit processes no tokens either
-        ctx.usage = None
+        ctx.usage = None  # a hit processes no tokens (CostHook.price prices it at 0)
         if self.cache.decode_hits:  # what the caller gets, for the body log and traces
             ctx.response = answer.response()
         ctx.response_headers["age"] = str(max(0, int(time.time() - answer.stored_at)))

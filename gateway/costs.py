@@ -18,10 +18,8 @@ still recorded.
 
 from __future__ import annotations
 
-from prometheus_client import Counter
-
 from gateway.context import RequestContext
-from gateway.metrics import Metrics
+from gateway.metrics import BoundChildren, Metrics
 from gateway.runtime import RuntimePlan
 from gateway.usage import UsageLedger
 from providers.base import Target
@@ -41,7 +39,7 @@ class CostHook:
     def __init__(self, plan: RuntimePlan, metrics: Metrics, ledger: UsageLedger) -> None:
         self.metrics = metrics
         self.ledger = ledger
-        self._spend: dict[tuple[str, str, str], Counter] = {}
+        self._spend = BoundChildren(metrics.cost)  # by (model, provider, key)
         # (model name, provider, upstream model) → the deployment: its prices.
         self._targets: dict[tuple[str, str, str], Target] = {}
         for route in plan.routes.values():
@@ -75,11 +73,7 @@ class CostHook:
             return
         cost = ctx.cost_usd
         if cost is not None:
-            labels = (ctx.model, ctx.provider or "", ctx.caller.name)
-            counter = self._spend.get(labels)
-            if counter is None:  # bound once per (model, provider, key): labels() locks
-                counter = self._spend[labels] = self.metrics.cost.labels(*labels)
-            counter.inc(cost)
+            self._spend[ctx.model, ctx.provider or "", ctx.caller.name].inc(cost)
         self.ledger.record(ctx.caller.name, ctx.model, ctx.usage, cost or 0.0)
 
     async def aclose(self) -> None:

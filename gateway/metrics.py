@@ -11,6 +11,7 @@ With several workers (``PROMETHEUS_MULTIPROC_DIR`` set, see
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,6 +22,7 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics import MetricWrapperBase
 
 from gateway.context import RequestContext
 from gateway.metrics_multiprocess import multiprocess_dir, prune_dead_workers
@@ -29,6 +31,7 @@ from routing.executor import Attempt
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
+    "BoundChildren",
     "LATENCY_BUCKETS",
     "Metrics",
     "MetricsHook",
@@ -137,6 +140,19 @@ class Metrics:
             mark_process_dead(os.getpid(), self.multiprocess_dir)
 
 
+class BoundChildren(dict[tuple[str, ...], Any]):
+    """A metric's label children by label values, bound on first use: ``labels()``
+    takes a lock and a lookup that the hot path need not repeat per observation."""
+
+    def __init__(self, metric: MetricWrapperBase) -> None:
+        super().__init__()
+        self.metric = metric
+
+    def __missing__(self, values: tuple[str, ...]) -> Any:
+        child = self[values] = self.metric.labels(*values)
+        return child
+
+
 class _Served:
     """The label children of one answering (model, provider) pair, bound once:
     binding takes a lock and a dict lookup that the hot path need not repeat."""
@@ -164,9 +180,9 @@ class MetricsHook:
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
-        self._requests: dict[tuple[str, str, str], Counter] = {}
+        self._requests = BoundChildren(metrics.requests)
         self._served: dict[tuple[str, str], _Served] = {}
-        self._lookups: dict[str, Counter] = {}
+        self._lookups = BoundChildren(metrics.cache)
 
     def _bound(self, model: str, provider: str) -> _Served:
         served = self._served.get((model, provider))
@@ -181,16 +197,9 @@ class MetricsHook:
         m = self.metrics
         m.inflight.dec()
         model, provider = ctx.model or ctx.chat.model, ctx.provider or ""
-        labels = (model, provider, ctx.status)
-        requests = self._requests.get(labels)
-        if requests is None:
-            requests = self._requests[labels] = m.requests.labels(*labels)
-        requests.inc()
+        self._requests[model, provider, ctx.status].inc()
         if ctx.cache == "hit" or ctx.attempts or (ctx.error and ctx.error.provider):
-            lookups = self._lookups.get(ctx.cache)
-            if lookups is None:
-                lookups = self._lookups[ctx.cache] = m.cache.labels(ctx.cache)
-            lookups.inc()  # it reached the cache, then an upstream
+            self._lookups[(ctx.cache,)].inc()  # it reached the cache, then an upstream
         if ctx.status == "error" and ctx.model is None:
             return
         served = self._bound(model, provider)

@@ -79,6 +79,24 @@ class RequestContextMiddleware:
             await self._error(send_with_id, self._too_large())
             return
 
+        # A declared length within the limit is the server's to enforce (it reads no
+        # more than Content-Length); only bodies of unknown length are counted here.
+        if declared is None or not framed:
+            receive = self._counting(receive)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # noqa: BLE001 - the outermost handler, by design
+            if started:
+                raise
+            if isinstance(exc, RequestTooLargeError):
+                await self._error(send_with_id, exc)
+                return
+            log.exception("unhandled error on %s", scope.get("path"))
+            await self._error(send_with_id, InternalError("the gateway hit an internal error"))
+
+    def _counting(self, receive: Receive) -> Receive:
+        """``receive``, refusing the body once it passes ``max_body_bytes``."""
         seen = 0
 
         async def receive_limited() -> Message:
@@ -90,20 +108,7 @@ class RequestContextMiddleware:
                     raise self._too_large()
             return message
 
-        # A declared length within the limit is the server's to enforce (it reads no
-        # more than Content-Length); only bodies of unknown length are counted here.
-        checked = receive if declared is not None and framed else receive_limited
-
-        try:
-            await self.app(scope, checked, send_with_id)
-        except Exception as exc:  # noqa: BLE001 - the outermost handler, by design
-            if started:
-                raise
-            if isinstance(exc, RequestTooLargeError):
-                await self._error(send_with_id, exc)
-                return
-            log.exception("unhandled error on %s", scope.get("path"))
-            await self._error(send_with_id, InternalError("the gateway hit an internal error"))
+        return receive_limited
 
     def _too_large(self) -> RequestTooLargeError:
         return RequestTooLargeError(f"the request body is larger than {self.max_body_bytes} bytes")

@@ -20,6 +20,29 @@ from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.serving import ServerThread, run_server
 
+# What an access line records of a chat request, in the order it writes them
+# (gateway/access_log.py).
+ACCESS_LINE_FIELDS = (
+    "time",
+    "request_id",
+    "key",
+    "model_requested",
+    "model",
+    "provider",
+    "upstream_model",
+    "attempts",
+    "status",
+    "http_status",
+    "cache",
+    "stream",
+    "task",
+    "latency_ms",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+)
+
 pytest_plugins = ["tests.fakes.provider_fixtures"]  # fake Azure, Mistral, Cohere, Bedrock
 
 MASTER_KEY = "sk-test-master-0123456789"

@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway.api.relay import StreamRelay
+from gateway.api.relay import SSE_CONTENT_TYPE, StreamRelay, raw_headers
 from gateway.caching import CacheSlot
 from gateway.context import RequestContext, RequestHook
 from gateway.costs import CostHook
@@ -24,7 +24,7 @@ from routing.executor import Executor
 __all__ = ["ChatEndpoint", "parse_chat_request", "task_label"]
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-_JSON, _SSE = b"application/json", b"text/event-stream; charset=utf-8"
+_JSON = b"application/json"
 _MAX_TASK_LABEL = 64
 _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "dict", "list"})
 
@@ -142,25 +142,10 @@ async def read_body(receive: Receive) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-class Answer(Response):
-    """A 200 response whose body is already bytes, sent as two ASGI messages
-    without ``Response``'s header building (names known, values plain)."""
-
-    def __init__(self, body: bytes, headers: Mapping[str, str], media_type: bytes = _JSON) -> None:
-        self.body = body
-        self.status_code = 200
-        raw = [(b"content-type", media_type), (b"content-length", b"%d" % len(body))]
-        raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        self.raw_headers = raw
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        await send({"type": "http.response.body", "body": self.body})
-
-
-class FinishingAnswer(Answer):
-    """A whole answer whose request is finished (``ctx.finish``: metrics, ledger,
-    access log...) once it is sent: the client does not wait for the hooks. They
+class FinishingAnswer(Response):
+    """A whole 200 answer, already bytes, sent as two ASGI messages without
+    ``Response``'s header building; then its request is finished (``ctx.finish``:
+    metrics, ledger, access log...). The client does not wait for the hooks: they
     run in the same step of the event loop as the send (uvicorn's final send does
     not yield), so nothing else observes the gap. The cost is priced before
     (``CostHook.price``): it is one of the headers."""
@@ -173,13 +158,20 @@ class FinishingAnswer(Answer):
         media_type: bytes = _JSON,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(body, _answer_headers(ctx) if headers is None else headers, media_type)
+        self.body = body
+        self.status_code = 200
+        self.raw_headers = [
+            (b"content-type", media_type),
+            (b"content-length", b"%d" % len(body)),
+            *raw_headers(_answer_headers(ctx) if headers is None else headers),
+        ]
         self.ctx = ctx
         self.hooks = hooks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            await send({"type": "http.response.body", "body": self.body})
         finally:
             self.ctx.finish(self.hooks)
 
@@ -192,5 +184,5 @@ def _cached_answer(
     costs.price(ctx)
     if ctx.chat.stream:
         headers = {**_SSE_HEADERS, **_answer_headers(ctx)}
-        return FinishingAnswer(cached.replay(), ctx, hooks, _SSE, headers)
+        return FinishingAnswer(cached.replay(), ctx, hooks, SSE_CONTENT_TYPE, headers)
     return FinishingAnswer(cached.answer.body, ctx, hooks)  # the stored JSON, as it was sent

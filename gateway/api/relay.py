@@ -31,9 +31,9 @@ from providers.stream_chunk import Batch, FinalBatch
 from providers.types import ChatChunk
 from routing.attempts import StreamResult
 
-__all__ = ["StreamRelay", "sse_body"]
+__all__ = ["SSE_CONTENT_TYPE", "StreamRelay", "raw_headers", "sse_body"]
 
-_CONTENT_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
+SSE_CONTENT_TYPE = b"text/event-stream; charset=utf-8"
 
 
 def sse_body(batch: Batch, include_usage: bool, kept: list[ChatChunk] | None = None) -> bytes:
@@ -100,13 +100,9 @@ async def _disconnect(receive: Receive) -> None:
         pass
 
 
-def _raw_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
-    """The headers as the server wants them, with the SSE content type (as
-    Starlette's ``Response.init_headers`` has them, without its general case)."""
-    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    if all(name != b"content-type" for name, _ in raw):
-        raw.append(_CONTENT_TYPE)
-    return raw
+def raw_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """Header names and values as an ASGI server takes them (latin-1 bytes)."""
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 class StreamRelay(Response):
@@ -126,7 +122,7 @@ class StreamRelay(Response):
         self._result = result
         self._ctx = ctx
         self._hooks = hooks
-        self.raw_headers = _raw_headers(headers)
+        self.raw_headers = [*raw_headers(headers), (b"content-type", SSE_CONTENT_TYPE)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})

@@ -11,29 +11,10 @@ import httpx
 import pytest
 
 from gateway.logging_setup import JsonFormatter
-from tests.conftest import MASTER_KEY, openai_config, settle
+from tests.conftest import ACCESS_LINE_FIELDS, MASTER_KEY, openai_config, settle
 
 TEAM_KEY = "sk-team-access-log-11aa22"
-FIELDS = {
-    "time",
-    "request_id",
-    "key",
-    "model_requested",
-    "model",
-    "provider",
-    "upstream_model",
-    "attempts",
-    "status",
-    "http_status",
-    "cache",
-    "stream",
-    "task",
-    "latency_ms",
-    "ttft_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-}
+FIELDS = set(ACCESS_LINE_FIELDS)
 
 
 @pytest.fixture

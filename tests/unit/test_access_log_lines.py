@@ -18,32 +18,11 @@ from gateway.auth import Caller
 from gateway.context import RequestContext
 from gateway.logging_setup import BackgroundStreamHandler, JsonFormatter, TextFormatter
 from providers.types import ChatRequest
+from tests.conftest import ACCESS_LINE_FIELDS
 
 SECRET = "sk-access-line-secret-77"
-ORDER = [
-    "time",
-    "level",
-    "logger",
-    "message",
-    "pid",
-    "request_id",
-    "key",
-    "model_requested",
-    "model",
-    "provider",
-    "upstream_model",
-    "attempts",
-    "status",
-    "http_status",
-    "cache",
-    "stream",
-    "task",
-    "latency_ms",
-    "ttft_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-]
+# Every JSON line starts with these; the access log's fields follow, "time" first in place.
+ORDER = ["time", "level", "logger", "message", "pid", *ACCESS_LINE_FIELDS[1:]]
 
 
 def served_request() -> RequestContext:

@@ -279,18 +279,23 @@ async def test_connection_kept_alive_and_no_cookie_carried(kind, upstream):
     assert not any(b"cookie:" in head.lower() for head in fake.requests)
 
 
+async def _stream_first_event(fake, reader, writer) -> None:
+    """Reads the request, answers with an SSE stream's head and its first event."""
+    await fake.read_request(reader)
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        b"transfer-encoding: chunked\r\n\r\n" + _chunked(_event("one"))
+    )
+    await writer.drain()
+
+
 async def test_stream_chunks_arrive_before_the_upstream_finishes(kind, upstream):
     """Regression guard: a transport that buffered the body would hang here."""
     first_seen = asyncio.Event()
     closed = asyncio.Event()
 
     async def paced(reader, writer):
-        await fake.read_request(reader)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"transfer-encoding: chunked\r\n\r\n" + _chunked(_event("one"))
-        )
-        await writer.drain()
+        await _stream_first_event(fake, reader, writer)
         await asyncio.wait_for(first_seen.wait(), 5)  # the rest only once the first arrived
         writer.write(_chunked(_event("two")) + _chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n")
         await writer.drain()
@@ -314,12 +319,7 @@ async def test_abandoned_stream_closes_the_upstream_connection(kind, upstream):
     upstream_saw_close = asyncio.Event()
 
     async def endless(reader, writer):
-        await fake.read_request(reader)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"transfer-encoding: chunked\r\n\r\n" + _chunked(_event("one"))
-        )
-        await writer.drain()
+        await _stream_first_event(fake, reader, writer)
         assert await asyncio.wait_for(reader.read(), 5) == b""
         upstream_saw_close.set()
 
@@ -337,12 +337,7 @@ async def test_abandoned_stream_closes_the_upstream_connection(kind, upstream):
 
 async def test_stream_cut_midway_is_upstream_unavailable(kind, upstream):
     async def cut(reader, writer):
-        await fake.read_request(reader)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"transfer-encoding: chunked\r\n\r\n" + _chunked(_event("one"))
-        )
-        await writer.drain()
+        await _stream_first_event(fake, reader, writer)
 
     fake = await upstream(cut)
     client = transport.build_client(timeout_s=5)
