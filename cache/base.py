@@ -15,6 +15,12 @@ __all__ = ["CacheBackend"]
 
 class CacheBackend(Protocol):
     @property
+    def shared(self) -> bool:
+        """True when other processes read and write the same entries (and so take
+        part in ``claim``); False for a store private to this process."""
+        ...
+
+    @property
     def available(self) -> bool:
         """False while the store is unreachable (its reads are misses, its writes dropped)."""
         ...

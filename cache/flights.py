@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 __all__ = ["Flight", "SingleFlight"]
@@ -23,44 +22,56 @@ __all__ = ["Flight", "SingleFlight"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
 class Flight(Generic[T]):
-    key: str
-    lead: bool  # True: this caller does the work and must end the flight
-    result: asyncio.Future[T | None]
+    """A leader's flight (``lead``), or a waiter's ticket to it. The future the
+    waiters wait on is made by the first waiter: most flights have none, and a
+    leader alone should not pay for one."""
+
+    __slots__ = ("key", "lead", "result", "started")
+
+    def __init__(
+        self, key: str, lead: bool, started: float, result: asyncio.Future[T | None] | None = None
+    ) -> None:
+        self.key = key
+        self.lead = lead  # True: this caller does the work and must end the flight
+        self.started = started
+        self.result = result  # the leader's outcome, once a waiter asked for it
 
 
 class SingleFlight(Generic[T]):
     def __init__(self, max_age_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_age_s = max_age_s
         self._clock = clock
-        self._flights: dict[str, tuple[float, asyncio.Future[T | None]]] = {}
+        self._flights: dict[str, Flight[T]] = {}  # key -> its leader's flight
 
     def __len__(self) -> int:
         return len(self._flights)
 
     def join(self, key: str) -> Flight[T]:
-        """The flight for ``key``: a new one led by the caller, or the one in progress."""
+        """The flight for ``key``: a new one led by the caller, or a ticket to wait on
+        the one in progress."""
         now = self._clock()
-        found = self._flights.get(key)
-        if found is not None and now - found[0] < self.max_age_s and not found[1].done():
-            return Flight(key, False, found[1])
-        future: asyncio.Future[T | None] = asyncio.get_running_loop().create_future()
-        self._flights[key] = (now, future)
-        return Flight(key, True, future)
+        leader = self._flights.get(key)
+        if leader is not None and now - leader.started < self.max_age_s:
+            if leader.result is None:
+                leader.result = asyncio.get_running_loop().create_future()
+            return Flight(key, False, leader.started, leader.result)
+        flight: Flight[T] = Flight(key, True, now)
+        self._flights[key] = flight
+        return flight
 
     def end(self, flight: Flight[T], result: T | None) -> None:
         """The leader is done: ``result`` goes to every waiter (None: they try themselves)."""
         if not flight.lead:
             return
-        found = self._flights.get(flight.key)
-        if found is not None and found[1] is flight.result:
+        if self._flights.get(flight.key) is flight:
             del self._flights[flight.key]
-        if not flight.result.done():
+        if flight.result is not None and not flight.result.done():
             flight.result.set_result(result)
 
     async def wait(self, flight: Flight[T], timeout_s: float) -> T | None:
         """The leader's result, or None if it failed or took longer than ``timeout_s``."""
+        assert flight.result is not None, "only a waiter's ticket is waited on"
         try:
             return await asyncio.wait_for(asyncio.shield(flight.result), timeout_s)
         except TimeoutError:

@@ -45,6 +45,10 @@ class MemoryCache:
         self._bytes = 0
 
     @property
+    def shared(self) -> bool:
+        return False
+
+    @property
     def available(self) -> bool:
         return True
 

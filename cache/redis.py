@@ -75,6 +75,10 @@ class RedisCache:
         self._orphans: dict[str, float] = {}  # key -> when its unreleased lock expires
 
     @property
+    def shared(self) -> bool:
+        return True
+
+    @property
     def available(self) -> bool:
         return self._clock() >= self._down_until
 

@@ -12,7 +12,7 @@ response is complete (JSON sent, stream ended, or error)::
 (``messages``, ``completion``) only with ``logging.log_bodies: true``.
 
 A request refused before it had a context (bad key, unknown model, malformed or
-too large body, unknown path) is logged by ``AccessLogMiddleware`` with what is
+too large body, unknown path) is logged by ``log_without_context`` with what is
 known: ``time request_id method path http_status status latency_ms``. Probes
 and scrapes (``/health/*``, ``/metrics``) are not logged.
 
@@ -27,18 +27,24 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from gateway.context import RequestContext
 from gateway.errors import resolve_error
 from gateway.logging_setup import FIELDS_ATTR, sole_handler, utc_iso
 from providers.errors import AllTargetsFailedError
 
-__all__ = ["AccessLogHook", "AccessLogMiddleware", "access_fields", "completion_text"]
+__all__ = [
+    "AccessLogHook",
+    "access_fields",
+    "completion_text",
+    "is_logged",
+    "log_without_context",
+]
 
 log = logging.getLogger("arbiter.access")
 
-_QUIET_PATHS = ("/health/", "/metrics")
+QUIET_PATHS = ("/health/", "/metrics")
 _CONTEXT_KEY = "context"  # where chat.py leaves the RequestContext in scope["state"]
 _MAX_PATH = 256  # the path is the client's text: logged, bounded
 
@@ -140,38 +146,25 @@ class AccessLogHook:
         _emit(f"{ctx.chat.model} {ctx.status} {ctx.http_status}", fields)
 
 
-class AccessLogMiddleware:
-    """Logs the requests that never reached a chat handler's context: refusals
-    (401, 403, 404, 400, 413) and other routes. Pure ASGI; streams pass untouched."""
+def log_without_context(scope: Scope, status: int, arrived: float, started: float) -> None:
+    """The line of a request that never reached a chat context (refusals: 401, 403,
+    404, 400, 413; other routes), written by ``gateway.middleware.RequestContextMiddleware``
+    once the response is done. ``arrived``: Unix time; ``started``: ``perf_counter``."""
+    state = scope.get("state") or {}
+    if _CONTEXT_KEY in state or not log.isEnabledFor(logging.INFO):
+        return  # a chat request: its hook wrote the line
+    fields = {
+        "time": utc_iso(arrived),
+        "request_id": state.get("request_id"),
+        "method": scope["method"],
+        "path": scope["path"][:_MAX_PATH],
+        "http_status": status,
+        "status": "ok" if status < 400 else "error",
+        "latency_ms": _ms(time.perf_counter() - started),
+    }
+    _emit(f"{scope['method']} {fields['path']} {status}", fields)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(_QUIET_PATHS):
-            await self.app(scope, receive, send)
-            return
-        arrived, started = time.time(), time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            state = scope.get("state") or {}
-            if _CONTEXT_KEY not in state and log.isEnabledFor(logging.INFO):
-                fields = {
-                    "time": utc_iso(arrived),
-                    "request_id": state.get("request_id"),
-                    "method": scope["method"],
-                    "path": scope["path"][:_MAX_PATH],
-                    "http_status": status,
-                    "status": "ok" if status < 400 else "error",
-                    "latency_ms": _ms(time.perf_counter() - started),
-                }
-                _emit(f"{scope['method']} {fields['path']} {status}", fields)
+def is_logged(path: str) -> bool:
+    """Probes and scrapes (``/health/*``, ``/metrics``) get no access line."""
+    return not path.startswith(QUIET_PATHS)

@@ -2,14 +2,14 @@
 
 ``POST /v1/chat/completions``, the hot path, is dispatched by ``ArbiterApp``
 before FastAPI's own stack (server-error and exception middleware, router,
-dependency injection): the two middlewares below wrap ``ChatEndpoint`` directly.
+dependency injection): the middleware below wraps ``ChatEndpoint`` directly.
 Every other request goes through FastAPI.
 
 Middleware order, outermost first:
-  AccessLogMiddleware       (logging.access_log) logs requests that never reached a
-                            chat context: refusals, 413s, other routes
   RequestContextMiddleware  request id on every response, 413 for big bodies,
-                            any escaped exception rendered as InternalError
+                            any escaped exception rendered as InternalError; with
+                            logging.access_log, the access line of requests that
+                            never reached a chat context (refusals, other routes)
   FastAPI's ExceptionMiddleware  GatewayError / validation / HTTP errors → envelope
   routes
 """
@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.access_log import AccessLogHook, AccessLogMiddleware
+from gateway.access_log import AccessLogHook
 from gateway.api import chat, health, models, usage
 from gateway.auth import KeyRing
 from gateway.budgets import BudgetHook
@@ -132,21 +132,18 @@ def create_app(
         max_body_bytes=settings.server.max_body_bytes,
         max_header_bytes=settings.server.max_header_bytes,
         secrets=state.secrets,
+        access_log=settings.logging.access_log,
     )
-    if settings.logging.access_log:
-        app.add_middleware(AccessLogMiddleware)
     app.chat_app = _wrap_chat(chat_endpoint, settings, state.secrets)
     return app
 
 
 def _wrap_chat(endpoint: ASGIApp, settings: Settings, secrets: list[str]) -> ASGIApp:
-    """The chat endpoint inside the same two middlewares every route has."""
-    wrapped: ASGIApp = RequestContextMiddleware(
+    """The chat endpoint inside the same middleware every route has."""
+    return RequestContextMiddleware(
         endpoint,
         max_body_bytes=settings.server.max_body_bytes,
         max_header_bytes=settings.server.max_header_bytes,
         secrets=secrets,
+        access_log=settings.logging.access_log,
     )
-    if settings.logging.access_log:
-        wrapped = AccessLogMiddleware(wrapped)
-    return wrapped

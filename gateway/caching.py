@@ -231,6 +231,8 @@ class CacheSlot:
         if not flight.lead:
             return await cache.flights.wait(flight, cache.wait_s)
         self._flight = flight
+        if not cache.backend.shared:
+            return None  # no other process to agree with: this one leads
         self._claimed = await cache.backend.claim(self.key, cache.wait_s)
         if self._claimed:
             return None

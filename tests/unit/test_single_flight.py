@@ -54,8 +54,10 @@ async def test_a_flight_whose_leader_vanished_goes_stale():
     assert not flights.join("k").lead
     clock.now += 5
     fresh = flights.join("k")
-    assert fresh.lead and fresh.result is not lost.result
+    assert fresh.lead and fresh is not lost
+    waiter = flights.join("k")
+    assert not waiter.lead
     flights.end(lost, "old")  # the lost leader ending late does not end the new flight
-    assert not fresh.result.done()
+    assert waiter.result is not None and not waiter.result.done()
     flights.end(fresh, "new")
-    assert fresh.result.result() == "new"
+    assert waiter.result.result() == "new"
