@@ -39,6 +39,7 @@ from contextlib import suppress
 import httpx
 
 from providers.h1_connection import H1Connection, open_connection
+from providers.upstream_client import take_plain_body, unread_plain_body
 
 __all__ = ["H1Transport"]
 
@@ -93,22 +94,14 @@ class _Body(httpx.AsyncByteStream):
 
 class _Response(httpx.Response):
     """An ``httpx.Response`` whose ``aread`` takes a body that is not content-encoded
-    straight from the connection. httpx's generic path (decoder, chunker, byte
-    counting, request context) costs ~9 us per JSON answer (bench/README.md, "The
-    third round"); streaming reads (``aiter_raw``/``aiter_bytes``) stay httpx's own."""
+    straight from the connection (``take_plain_body``). httpx's generic path
+    (decoder, chunker, byte counting, request context) costs ~9 us per JSON answer
+    (bench/README.md, "The third round"); streaming reads (``aiter_raw``/
+    ``aiter_bytes``) stay httpx's own."""
 
     async def aread(self) -> bytes:
-        stream = self.stream
-        if (
-            not hasattr(self, "_content")
-            and not self.is_stream_consumed
-            and isinstance(stream, _Body)
-            and "content-encoding" not in self.headers
-        ):
-            self.is_stream_consumed = True
-            pieces = [piece async for piece in stream]
-            self._content = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-            await self.aclose()
+        if unread_plain_body(self):
+            return await take_plain_body(self)
         return await super().aread()
 
 
