@@ -1,7 +1,8 @@
 """The only module that talks to the network.
 
 ``complete`` and ``stream`` run one upstream attempt through an adapter; every
-httpx exception is translated into the taxonomy in ``map_transport_errors``.
+httpx exception is translated into the taxonomy (``_as_gateway_error``, also
+offered as the ``map_transport_errors`` context manager).
 """
 
 from __future__ import annotations
