@@ -26,7 +26,8 @@ MAX_HEAD = 256 * 1024  # status line + headers; any single header line up to 64 
 _FRAMING = (b"content-length", b"transfer-encoding")
 _VERSIONS = {"1.1": b"HTTP/1.1", "1.0": b"HTTP/1.0"}
 
-Headers = list[tuple[bytes, bytes]]
+# (name as sent, name lowercased, value): the form ``httpx.Headers`` keeps them in
+Headers = list[tuple[bytes, bytes, bytes]]
 ErrorType = type[httpx.TransportError]
 
 
@@ -146,8 +147,8 @@ class H1Connection(asyncio.Protocol):
         head_only: bool,
         timeouts: dict[str, float | None],
     ) -> tuple[int, Headers, bytes, bytes]:
-        """Sends one request; returns status, raw headers, reason and HTTP version
-        once the response head has arrived. The body is read with ``read_body``."""
+        """Sends one request; returns status, headers (see ``Headers``), reason and
+        HTTP version once the response head has arrived. The body is read with ``read_body``."""
         transport = self._transport
         if transport is None or self._closed or transport.is_closing():
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
@@ -269,7 +270,7 @@ class H1Connection(asyncio.Protocol):
 
     def _ends_at_eof(self) -> bool:
         """The body has neither Content-Length nor chunked framing: EOF ends it."""
-        return not any(name.lower() in _FRAMING for name, _ in self._headers)
+        return not any(lowered in _FRAMING for _, lowered, _ in self._headers)
 
     def _lost(self, exc: Exception | None) -> None:
         if self._active and self._error is None:
@@ -343,7 +344,7 @@ class H1Connection(asyncio.Protocol):
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        self._headers.append((name, name.lower(), value))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()

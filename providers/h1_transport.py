@@ -38,7 +38,8 @@ from contextlib import suppress
 
 import httpx
 
-from providers.h1_connection import H1Connection, open_connection
+from providers.h1_connection import H1Connection, Headers, open_connection
+from providers.upstream_client import take_plain_body, unread_plain_body
 
 __all__ = ["H1Transport"]
 
@@ -93,22 +94,14 @@ class _Body(httpx.AsyncByteStream):
 
 class _Response(httpx.Response):
     """An ``httpx.Response`` whose ``aread`` takes a body that is not content-encoded
-    straight from the connection. httpx's generic path (decoder, chunker, byte
-    counting, request context) costs ~9 us per JSON answer (bench/README.md, "The
-    third round"); streaming reads (``aiter_raw``/``aiter_bytes``) stay httpx's own."""
+    straight from the connection (``take_plain_body``). httpx's generic path
+    (decoder, chunker, byte counting, request context) costs ~9 us per JSON answer
+    (bench/README.md, "The third round"); streaming reads (``aiter_raw``/
+    ``aiter_bytes``) stay httpx's own."""
 
     async def aread(self) -> bytes:
-        stream = self.stream
-        if (
-            not hasattr(self, "_content")
-            and not self.is_stream_consumed
-            and isinstance(stream, _Body)
-            and "content-encoding" not in self.headers
-        ):
-            self.is_stream_consumed = True
-            pieces = [piece async for piece in stream]
-            self._content = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-            await self.aclose()
+        if unread_plain_body(self):
+            return await take_plain_body(self)
         return await super().aread()
 
 
@@ -135,8 +128,7 @@ class _Pool:
         deadline: float | None = None
         waited = False
         while True:
-            idle = self._idle.get(origin.key)
-            connection = self._take_idle(idle) if idle else None
+            connection = self.take_idle(origin)
             if connection is not None:
                 return connection
             if len(self._open) + self._connecting < self._max:
@@ -165,8 +157,12 @@ class _Pool:
         for connection in list(self._open):
             connection.close()
 
-    def _take_idle(self, idle: list[H1Connection]) -> H1Connection | None:
-        """The most recently used idle connection that is open and not expired."""
+    def take_idle(self, origin: _Origin) -> H1Connection | None:
+        """The origin's most recently used idle connection that is open and not
+        expired, if there is one."""
+        idle = self._idle.get(origin.key)
+        if not idle:
+            return None
         now = asyncio.get_running_loop().time()
         expiry = self._expiry
         while idle:
@@ -293,7 +289,8 @@ class H1Transport(httpx.AsyncBaseTransport):
                 self._origins.clear()
             origin = _Origin(key, url, self._tls() if scheme == b"https" else None)
             self._origins[key] = origin
-        connection = await self._pool.acquire(origin, timeouts)
+        # Usually a keep-alive connection is idle: taken without a coroutine.
+        connection = self._pool.take_idle(origin) or await self._pool.acquire(origin, timeouts)
         try:
             status, headers, reason, version = await connection.exchange(
                 head,
@@ -308,7 +305,7 @@ class H1Transport(httpx.AsyncBaseTransport):
             raise
         return _Response(
             status,
-            headers=headers,
+            headers=_as_httpx_headers(headers),
             stream=_Body(connection, self._pool, timeouts.get("read")),
             request=request,
             extensions={"http_version": version, "reason_phrase": reason},
@@ -316,6 +313,16 @@ class H1Transport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         self._pool.close_all()
+
+
+def _as_httpx_headers(parsed: Headers) -> httpx.Headers:
+    """``httpx.Headers(pairs)`` normalises each name and value in Python, ~2.5k
+    instructions a header (an API answers with a dozen or two); the connection
+    keeps them as the (name, lowercased name, value) triples ``httpx.Headers``
+    stores, so they are handed over as they are."""
+    headers = httpx.Headers()
+    headers._list = parsed
+    return headers
 
 
 def _is_chunked(request: httpx.Request) -> bool:

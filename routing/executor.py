@@ -43,7 +43,7 @@ from providers.errors import (
 from providers.tokens import StreamMeter, completion_text, estimate_usage
 from providers.types import ChatRequest
 from routing.attempts import Attempt, AttemptObserver, Completion, StreamResult, Upstream
-from routing.deadline import Deadline
+from routing.deadline import Deadline, DeadlineTimer
 from routing.health import HealthBook, Readiness
 from routing.observed_stream import ObservedStream, deadline_error
 from routing.retry import RetryPolicy
@@ -124,6 +124,7 @@ class Executor:
         self.stats = stats or DeploymentStats()
         self.retry = retry or RetryPolicy(retries=0)
         self.timeout_s = timeout_s
+        self._deadlines = DeadlineTimer(timeout_s)
         self._plans: dict[str, _Steps] = {}  # served models' plans never change
 
     def knows(self, model: str) -> bool:
@@ -161,7 +162,7 @@ class Executor:
     # -- the plan --------------------------------------------------------------
 
     async def complete(self, request: ChatRequest) -> Completion:
-        run = _Run(request, Deadline(self.timeout_s))
+        run = _Run(request, self._deadlines.start())
         try:
             return await self._execute(run, self._complete_once)
         finally:
@@ -170,7 +171,7 @@ class Executor:
     async def stream(self, request: ChatRequest) -> StreamResult:
         """Fails over until a first chunk arrives; the result's ``rest`` then owns the
         deadline and closes it when the stream ends."""
-        run = _Run(request, Deadline(self.timeout_s))
+        run = _Run(request, self._deadlines.start())
         try:
             return await self._execute(run, self._stream_once)
         except BaseException:
@@ -185,7 +186,10 @@ class Executor:
         while step < len(steps):
             route, fallback = steps[step]
             step += 1
-            targets = self.order_targets(route, request)
+            # One deployment has one order: no strategy to ask.
+            targets: Sequence[Target] = route.targets
+            if len(targets) > 1:
+                targets = self.order_targets(route, request)
             for i, target in enumerate(targets):
                 if run.deadline.passed():
                     run.errors.append(deadline_error(target))
@@ -199,7 +203,16 @@ class Executor:
                         cooling.append(where)
                         continue
                 try:
-                    return await self._on_target(run, where, once, targets[i + 1 :], steps[step:])
+                    # The first attempt is awaited here, not in a helper: every
+                    # coroutine layer costs on each resumption of the request.
+                    try:
+                        return await once(run, where)
+                    except GatewayError as exc:
+                        if where.probe or not exc.retryable or self.retry.retries <= 0:
+                            raise
+                        first = exc
+                    rest = targets[i + 1 :]
+                    return await self._retry(run, where, once, first, rest, steps[step:])
                 except ContextWindowExceededError:
                     steps = [
                         (self.routes[name], True)
@@ -240,21 +253,17 @@ class Executor:
                 return True
         return False
 
-    async def _on_target(
+    async def _retry(
         self,
         run: _Run,
         where: _Try,
         once: _AttemptFn[T],
+        first: GatewayError,
         rest: Sequence[Target],
         later: _Steps,
     ) -> T:
-        """One deployment: an attempt, then retries while they make sense."""
-        try:
-            return await once(run, where)
-        except GatewayError as exc:
-            if where.probe or not exc.retryable or self.retry.retries <= 0:
-                raise
-            first = exc
+        """The first attempt on a deployment failed with ``first`` (retryable):
+        retries there while they make sense."""
         again = _Try(where.route, where.target, where.fallback, retry=True)
         health = self.health
         more = self._any_usable(rest, later)
@@ -351,15 +360,18 @@ class Executor:
             self._abandoned(attempt)
             raise
         deadline.disarm()
-        attempt.latency_s = time.perf_counter() - started
-        if not response.get("usage"):  # the upstream omitted it: count it here
-            response["usage"] = estimate_usage(
+        attempt.latency_s = latency_s = time.perf_counter() - started
+        usage = response.get("usage")
+        if not usage:  # the upstream omitted it: count it here
+            usage = response["usage"] = estimate_usage(
                 run.request, completion_text(response), target.model
             )
-        attempt.usage = response.get("usage")
-        self.stats.end(target.id)
-        self.stats.observe_latency(target.id, attempt.latency_s)
-        self._observe_usage(attempt)
+        attempt.usage = usage
+        stats = self.stats
+        stats.succeeded(target.id, latency_s)
+        completion_tokens = usage.get("completion_tokens")
+        if completion_tokens is not None:
+            stats.observe_completion(attempt.model, int(completion_tokens))
         if self.health is not None:
             self.health.record_success(target, probe=where.probe)
         self._notify(attempt)

@@ -5,6 +5,7 @@ real loopback sockets (every scenario runs on all three)."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -18,7 +19,7 @@ from providers.errors import UpstreamTimeoutError, UpstreamUnavailableError
 from providers.h1_transport import H1Transport
 from providers.registry import create_adapter
 from providers.types import ChatRequest
-from providers.upstream_client import UpstreamClient
+from providers.upstream_client import UpstreamClient, json_post, request_headers
 
 TARGET = Target(
     id="m/p/up#0", model_name="m", provider="p", provider_type="openai", model="up", base_url=""
@@ -390,3 +391,63 @@ async def test_long_response_headers_are_accepted(kind, upstream):
     finally:
         await client.aclose()
     assert len(response.headers["x-trace"]) == 20_000
+
+
+def _json_answer(body: bytes, extra: bytes = b"") -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        + extra
+        + b"content-length: %d\r\n\r\n" % len(body)
+        + body
+    )
+
+
+async def test_a_gzipped_answer_is_decoded_and_a_plain_one_read_as_sent(kind, upstream):
+    """``transport.complete`` reads plain bodies straight from the transport; an
+    encoded one still goes through httpx's decoders."""
+    answers = [
+        _json_answer(gzip.compress(COMPLETION), b"content-encoding: gzip\r\n"),
+        _json_answer(COMPLETION),
+    ]
+
+    async def answer(reader, writer):
+        for raw in answers:
+            await fake.read_request(reader)
+            writer.write(raw)
+            await writer.drain()
+
+    fake = await upstream(answer)
+    async with transport.build_client(timeout_s=5) as client:
+        replies = [
+            await transport.complete(ADAPTER, client, _chat(), _target(fake.url)) for _ in answers
+        ]
+    assert [r["choices"][0]["message"]["content"] for r in replies] == ["hi", "hi"]
+    assert fake.connections == 1  # both bodies were read to the end: the connection is reused
+
+
+async def test_provider_requests_carry_the_deployment_headers_and_the_body_length():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=COMPLETION)
+
+    url = httpx.URL("https://api.example.com/v1/chat/completions")
+    fixed = request_headers(url, {"Authorization": "Bearer sk-1", "content-length": "99"})
+    client = UpstreamClient(
+        transport=httpx.MockTransport(handler),
+        timeout=httpx.Timeout(5),
+        limits=httpx.Limits(),
+    )
+    async with client:
+        for body in (b'{"a":1}', b'{"bb":22}'):
+            response = await client.send(json_post(url, fixed, body))
+            assert response.content == COMPLETION
+    assert [r.content for r in seen] == [b'{"a":1}', b'{"bb":22}']
+    assert seen[1].method == "POST" and seen[1].url == url
+    assert seen[1].headers.raw == [
+        (b"Host", b"api.example.com"),
+        (b"Authorization", b"Bearer sk-1"),
+        (b"Content-Length", b"9"),  # the body's own, whatever the configured headers said
+    ]
+    assert "content-length" not in fixed  # the template is never changed
