@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import sys
+import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import suppress
@@ -144,7 +145,7 @@ class _Pool:
     def release(self, connection: H1Connection) -> None:
         """Back to the pool if it can carry another request; closed otherwise."""
         if connection.reusable and self._idle_count < self._max_idle:
-            connection.idle_since = asyncio.get_running_loop().time()
+            connection.idle_since = time.monotonic()
             connection.pooled = True
             self._idle.setdefault(connection.key, []).append(connection)  # type: ignore[arg-type]
             self._idle_count += 1
@@ -163,7 +164,7 @@ class _Pool:
         idle = self._idle.get(origin.key)
         if not idle:
             return None
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()  # not the loop's clock: asking for the loop is a getpid()
         expiry = self._expiry
         while idle:
             connection = idle.pop()
