@@ -54,7 +54,7 @@ class Deadline:
 
     def arm(self) -> None:
         """The current task is about to wait on the upstream: cancel it at the deadline."""
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._timer.loop)  # the loop named: no getpid()
         assert task is not None
         self._task = task
         self._cancelling = task.cancelling()
@@ -99,15 +99,24 @@ class DeadlineTimer:
         self._handle: asyncio.TimerHandle | None = None
 
     def start(self) -> Deadline:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a new loop (tests): the old one's deadlines are gone
-            self._loop, self._queue, self._open, self._handle = loop, deque(), 0, None
+        loop = self._loop
+        # Only one loop runs per thread, so a running ``_loop`` is the caller's; asking
+        # asyncio for it costs a getpid() system call per request on Python 3.11.
+        if loop is None or not loop.is_running():
+            loop = asyncio.get_running_loop()
+            if loop is not self._loop:  # a new loop (tests): the old one's deadlines are gone
+                self._loop, self._queue, self._open, self._handle = loop, deque(), 0, None
         deadline = Deadline(self, loop.time() + self.timeout_s)
         self._queue.append(deadline)
         self._open += 1
         if self._handle is None:
             self._handle = loop.call_at(deadline.at, self._fire)
         return deadline
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop of the deadlines started last (None before the first)."""
+        return self._loop
 
     def time(self) -> float:
         loop = self._loop
