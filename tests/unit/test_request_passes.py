@@ -8,12 +8,15 @@ import hashlib
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from cache.keys import EXCLUDED_FIELDS, KEY_VERSION, cache_key, canonical_fields
-from gateway.api.chat import ClientHeaders, parse_chat_request, task_label
+from gateway.api.chat import ClientHeaders, FinishingAnswer, parse_chat_request, task_label
+from gateway.auth import Caller
+from gateway.context import RequestContext
 from providers.types import ChatRequest
 from tests.unit.providers.golden import adapter, body_of, target
 
@@ -32,7 +35,7 @@ def dumped_body(request: ChatRequest) -> dict[str, Any]:
 def dumped_key(request: ChatRequest, *, model: str, scope: str) -> str:
     body = request.model_dump(exclude=set(EXCLUDED_FIELDS), exclude_none=True)
     data = {"v": KEY_VERSION, "scope": scope, "model": model, "request": body}
-    return hashlib.sha256(as_bytes(data)).hexdigest()
+    return hashlib.blake2b(as_bytes(data), digest_size=32).hexdigest()
 
 
 json_scalars = (
@@ -210,3 +213,27 @@ def test_headers_are_found_in_any_case_and_absent_ones_give_the_default():
         task_label(ClientHeaders(scope={"headers": []}), ChatRequest.model_validate(BASE))
         == "general"
     )
+
+
+@pytest.mark.parametrize(
+    "added",
+    [{}, {"x-arbiter-cost-usd": "0.0001", "age": "3"}, {"x-arbiter-cache": "bypass"}],
+    ids=["none", "hooks-headers", "a-hook-replaces-one-of-ours"],
+)
+def test_a_json_answer_carries_the_arbiter_headers_then_the_hooks(added):
+    ctx = RequestContext("r1", Caller(name="team", models=None), ChatRequest.model_validate(BASE))
+    ctx.model, ctx.provider, ctx.attempts = "demo", "openai", 2
+    ctx.response_headers.update(added)
+    answer = FinishingAnswer(b"{}", ctx, hooks=[])
+    expected = {
+        "x-arbiter-model": "demo",
+        "x-arbiter-provider": "openai",
+        "x-arbiter-attempts": "2",
+        "x-arbiter-cache": "miss",
+        **added,
+    }
+    assert answer.raw_headers == [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"2"),
+        *[(name.encode(), value.encode()) for name, value in expected.items()],
+    ]
