@@ -306,9 +306,10 @@ def check_unsupported(
 
 def _set_value(request: ChatRequest, name: str) -> Any:
     """The value of the field ``name``, declared or extra, if the client set it, else None."""
-    if name in request.model_fields_set:
-        return getattr(request, name)
-    return None
+    if name not in request.model_fields_set:
+        return None
+    extra = request.model_extra or {}
+    return extra[name] if name in extra else getattr(request, name)
 
 
 def _is_default(name: str, value: Any) -> bool:
