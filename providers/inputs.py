@@ -304,11 +304,12 @@ def check_unsupported(
                 raise refuse(name)
 
 
-def _set_fields(request: ChatRequest) -> dict[str, Any]:
-    """The fields the client set, declared and extra, with their values."""
-    fields = {name: getattr(request, name) for name in request.model_fields_set}
-    fields.update(request.model_extra or {})
-    return fields
+def _set_value(request: ChatRequest, name: str) -> Any:
+    """The value of the field ``name``, declared or extra, if the client set it, else None."""
+    if name not in request.model_fields_set:
+        return None
+    extra = request.model_extra or {}
+    return extra[name] if name in extra else getattr(request, name)
 
 
 def _is_default(name: str, value: Any) -> bool:
@@ -336,8 +337,7 @@ def check_supported(
 ) -> set[str]:
     """Refuse (400 naming the field) or, with ``drop``, return the fields of
     ``unsupported`` the client set. Fields set to a value that asks for nothing pass."""
-    fields = _set_fields(request)
-    found = {name for name in unsupported if name in fields and not _is_default(name, fields[name])}
+    found = {name for name in unsupported if not _is_default(name, _set_value(request, name))}
     if found and not drop:
         name = sorted(found)[0]
         raise InvalidRequestError(

@@ -218,6 +218,13 @@ def normalise_usage(usage: Any) -> Any:
     return usage
 
 
+def _without_name(message: dict[str, Any]) -> dict[str, Any]:
+    """A message without its ``name`` (a copy), unless it is a tool result's."""
+    if "name" not in message or message.get("role") == "tool":
+        return message
+    return {key: value for key, value in message.items() if key != "name"}
+
+
 class OpenAICompatAdapter:
     def __init__(self, flavor: Flavor, options: Mapping[str, Any] | None = None) -> None:
         self.flavor = flavor
@@ -234,20 +241,23 @@ class OpenAICompatAdapter:
             raise InvalidRequestError(
                 f"n: {flavor.name} returns one choice per request; send n=1", param="n"
             )
-        refused = check_supported(
-            request,
-            provider=flavor.name,
-            unsupported=flavor.reject_params,
-            drop=self.drop_unsupported,
+        refused = (
+            check_supported(
+                request,
+                provider=flavor.name,
+                unsupported=flavor.reject_params,
+                drop=self.drop_unsupported,
+            )
+            if flavor.reject_params
+            else ()
         )
-        body = request.to_openai_body()
+        body = request.to_openai_body()  # a new dict, but its values are the request's
         body["model"] = target.model
-        for name in flavor.drop_params | refused:
-            body.pop(name, None)
+        for dropped in (flavor.drop_params, refused):
+            for name in dropped:
+                body.pop(name, None)
         if not flavor.message_names:
-            for message in body["messages"]:
-                if message.get("role") != "tool":
-                    message.pop("name", None)
+            body["messages"] = [_without_name(message) for message in body["messages"]]
         if request.stream and flavor.stream_usage:
             # Always ask for usage so cost is exact; the gateway withholds the
             # usage chunk from clients that did not ask for it.

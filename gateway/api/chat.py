@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -21,7 +22,7 @@ from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundErr
 from providers.types import ChatRequest
 from routing.executor import Executor
 
-__all__ = ["ChatEndpoint", "parse_chat_request", "task_label"]
+__all__ = ["ChatEndpoint", "ClientHeaders", "parse_chat_request", "task_label"]
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _JSON = b"application/json"
@@ -43,7 +44,7 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     if not isinstance(data, dict):
         raise InvalidRequestError("the request body must be a JSON object")
     try:
-        return ChatRequest.model_validate(data)
+        return ChatRequest.from_client(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         param = ".".join(str(p) for p in first["loc"] if not _is_type_tag(p)) or None
@@ -56,7 +57,23 @@ def task_label(headers: Mapping[str, str], chat: ChatRequest) -> str:
     label = headers.get("x-arbiter-task")
     if not label and chat.metadata and isinstance(chat.metadata.get("task"), str):
         label = chat.metadata["task"]
-    return (label or "general").strip()[:_MAX_TASK_LABEL] or "general"
+    if not label:
+        return "general"
+    return label.strip()[:_MAX_TASK_LABEL] or "general"
+
+
+class ClientHeaders(Headers):
+    """The request's headers, whose ``get`` of an absent header returns the default
+    straight away: ``Headers`` inherits ``Mapping.get``, which gets there through a
+    ``KeyError``, and most of the headers a chat request looks up are absent (its
+    task, cache-control)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        wanted = key.lower().encode("latin-1")
+        for name, value in self._list:
+            if name == wanted:
+                return value.decode("latin-1")
+        return default
 
 
 def _answer_headers(ctx: RequestContext) -> dict[str, str]:
@@ -69,6 +86,25 @@ def _answer_headers(ctx: RequestContext) -> dict[str, str]:
     }
 
 
+_ANSWER_HEADER_NAMES = frozenset(
+    {"x-arbiter-model", "x-arbiter-provider", "x-arbiter-attempts", "x-arbiter-cache"}
+)
+
+
+def _raw_answer_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    """``raw_headers(_answer_headers(ctx))``, without the dict in between."""
+    added = ctx.response_headers
+    if not _ANSWER_HEADER_NAMES.isdisjoint(added):  # a hook's value replaces ours
+        return raw_headers(_answer_headers(ctx))
+    return [
+        (b"x-arbiter-model", (ctx.model or "").encode("latin-1")),
+        (b"x-arbiter-provider", (ctx.provider or "").encode("latin-1")),
+        (b"x-arbiter-attempts", b"%d" % ctx.attempts),
+        (b"x-arbiter-cache", ctx.cache.encode("latin-1")),
+        *raw_headers(added),
+    ]
+
+
 class ChatEndpoint:
     """The chat route as a plain ASGI app, reached without FastAPI's routing,
     dependency injection or exception middleware (``gateway.app.ArbiterApp``
@@ -77,6 +113,10 @@ class ChatEndpoint:
 
     def __init__(self, state: State) -> None:
         self.state = state
+        # What ``state`` holds (keyring, executor, hooks, cache, costs), read from the
+        # dict State keeps it in: an attribute of State is found by ``__getattr__``,
+        # after a failed lookup and its AttributeError, ~5,000 instructions a read.
+        self.services: dict[str, Any] = state._state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -88,11 +128,11 @@ class ChatEndpoint:
         await response(scope, receive, send)
 
     async def respond(self, scope: Scope, receive: Receive) -> Response:
-        state = self.state
-        headers = Headers(scope=scope)
-        caller = state.keyring.authenticate(headers)
+        services = self.services
+        headers = ClientHeaders(scope=scope)
+        caller = services["keyring"].authenticate(headers)
         chat = parse_chat_request(await read_body(receive))
-        executor: Executor = state.executor
+        executor: Executor = services["executor"]
         if not executor.knows(chat.model):
             raise ModelNotFoundError(f"The model '{chat.model}' does not exist", param="model")
         caller.check_model(chat.model)
@@ -101,13 +141,14 @@ class ChatEndpoint:
             scope_state["request_id"], caller, chat, task=task_label(headers, chat), headers=headers
         )
         scope_state["context"] = ctx  # the access log middleware leaves it to the hooks
-        hooks: Sequence[RequestHook] = state.hooks
+        hooks: Sequence[RequestHook] = services["hooks"]
+        costs: CostHook = services["costs"]
         try:
             for hook in hooks:
                 await hook.on_request(ctx)
-            async with state.cache.slot(ctx, headers) as cached:
+            async with services["cache"].slot(ctx, headers) as cached:
                 if cached.answer is not None:
-                    return _cached_answer(cached, ctx, hooks, state.costs)
+                    return _cached_answer(cached, ctx, hooks, costs)
                 if chat.stream:
                     result = await executor.stream(chat)
                     result.rest = cached.record(result)
@@ -120,13 +161,11 @@ class ChatEndpoint:
         if chat.stream:
             ctx.served_by(result.model, result.target, result.attempts)
             ctx.ttft_s = time.perf_counter() - ctx.started
-            return StreamRelay(
-                result, ctx, hooks, headers={**_SSE_HEADERS, **_answer_headers(ctx)}
-            )
+            return StreamRelay(result, ctx, hooks, headers={**_SSE_HEADERS, **_answer_headers(ctx)})
         ctx.served_by(completion.model, completion.target, completion.attempts)
         ctx.usage = completion.response.get("usage")
         ctx.response = completion.response
-        state.costs.price(ctx)
+        costs.price(ctx)
         return FinishingAnswer(body or orjson.dumps(completion.response), ctx, hooks)
 
 
@@ -163,7 +202,7 @@ class FinishingAnswer(Response):
         self.raw_headers = [
             (b"content-type", media_type),
             (b"content-length", b"%d" % len(body)),
-            *raw_headers(_answer_headers(ctx) if headers is None else headers),
+            *(_raw_answer_headers(ctx) if headers is None else raw_headers(headers)),
         ]
         self.ctx = ctx
         self.hooks = hooks
