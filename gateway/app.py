@@ -16,6 +16,8 @@ Middleware order, outermost first:
 
 from __future__ import annotations
 
+import functools
+
 import httpx
 from fastapi import FastAPI
 from starlette.routing import Route
@@ -95,7 +97,9 @@ def create_app(
     state.metrics = Metrics()
     state.observers = [MetricsObserver(state.metrics)]  # hear every upstream attempt
     state.hooks = [MetricsHook(state.metrics)]  # act on every request; metrics first
-    shared_state = lambda: getattr(state, "shared_state", None)  # noqa: E731 - opened in lifespan
+    # Opened in the lifespan, read per request: straight from the dict behind starlette's
+    # State (its ``__getattr__`` is a Python call on every read).
+    shared_state = functools.partial(state._state.get, "shared_state")
     state.ledger = UsageLedger(shared_state)
     # Encodings cost ~100 MB and a second to load: load them at startup only when
     # some key has a token limit (every request is then counted); otherwise on first use.
