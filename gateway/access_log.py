@@ -92,6 +92,7 @@ def completion_text(ctx: RequestContext) -> str | None:
 def access_fields(ctx: RequestContext, secrets: Iterable[str] = ()) -> dict[str, Any]:
     """What the access log records of one chat request."""
     elapsed = time.perf_counter() - ctx.started
+    usage = ctx.usage
     fields: dict[str, Any] = {
         "time": utc_iso(time.time() - elapsed),
         "request_id": ctx.request_id,
@@ -108,8 +109,9 @@ def access_fields(ctx: RequestContext, secrets: Iterable[str] = ()) -> dict[str,
         "task": ctx.task,
         "latency_ms": _ms(ctx.latency_s),
         "ttft_ms": _ms(ctx.ttft_s),
-        "prompt_tokens": ctx.prompt_tokens if ctx.usage else None,
-        "completion_tokens": ctx.completion_tokens if ctx.usage else None,
+        # as ctx.prompt_tokens and ctx.completion_tokens count them, without their calls
+        "prompt_tokens": int(usage.get("prompt_tokens") or 0) if usage else None,
+        "completion_tokens": int(usage.get("completion_tokens") or 0) if usage else None,
         "cost_usd": ctx.cost_usd,
     }
     error = ctx.error

@@ -19,7 +19,7 @@ still recorded.
 from __future__ import annotations
 
 from gateway.context import RequestContext
-from gateway.metrics import BoundChildren, Metrics
+from gateway.metrics import BoundValues, Metrics
 from gateway.runtime import RuntimePlan
 from gateway.usage import UsageLedger
 from providers.base import Target
@@ -39,7 +39,7 @@ class CostHook:
     def __init__(self, plan: RuntimePlan, metrics: Metrics, ledger: UsageLedger) -> None:
         self.metrics = metrics
         self.ledger = ledger
-        self._spend = BoundChildren(metrics.cost)  # by (model, provider, key)
+        self._spend = BoundValues(metrics.cost)  # by (model, provider, key)
         # (model name, provider, upstream model) → the deployment: its prices.
         self._targets: dict[tuple[str, str, str], Target] = {}
         for route in plan.routes.values():

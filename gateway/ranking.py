@@ -23,7 +23,6 @@ from gateway.api import compare, dashboard, rankings
 from gateway.context import RequestContext
 from providers.base import Target
 from routing.ranking import (
-    Answer,
     Constraints,
     Decision,
     RankingService,
@@ -93,15 +92,9 @@ class RankingHook:
         if ctx.status != "ok" or ctx.model is None:
             return
         target = self.targets.get((ctx.model, ctx.provider or "", ctx.upstream_model or ""))
-        self.service.answers.remember(
-            Answer(
-                request_id=ctx.request_id,
-                model=ctx.model,
-                task=ctx.task,
-                caller=ctx.caller.name,
-                deployment=target.id if target is not None else None,
-            )
-        )
+        deployment = target.id if target is not None else None
+        labels = (ctx.model, ctx.task, ctx.caller.name, deployment)  # as ``Answer`` has them
+        self.service.answers.remember_labels(ctx.request_id, labels)
 
 
 def install_ranking(app: FastAPI) -> RankingService:

@@ -103,22 +103,21 @@ class UsageLedger:
         """One answered request. Synchronous: the local copy is updated at once and the
         Redis write, if any, is sent in the background."""
         day = self._day(self.clock())
-        values = (
-            1,
-            int((usage or {}).get("prompt_tokens") or 0),
-            int((usage or {}).get("completion_tokens") or 0),
-            cost,
-        )
-        for period in (day, _TOTAL):
-            row = self._local.usage[(period, key, model)]
-            for i, value in enumerate(values):
-                row[i] += value
-            self._local.spend[(key, period)] += cost
+        prompt = int(usage.get("prompt_tokens") or 0) if usage else 0
+        completion = int(usage.get("completion_tokens") or 0) if usage else 0
+        local = self._local
+        for period in (day, _TOTAL):  # written out: this runs on every request
+            row = local.usage[(period, key, model)]
+            row[0] += 1
+            row[1] += prompt
+            row[2] += completion
+            row[3] += cost
+            local.spend[(key, period)] += cost
         store = self.store()
         if store is None or not store.shared:
             return
         self._pending[key] += cost
-        _add(self._unsent, (key, model, day), values)
+        _add(self._unsent, (key, model, day), (1, prompt, completion, cost))
         self._spawn(self._send(store))
 
     async def _send(self, store: SharedState, *, force: bool = False) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from routing.ranking.answer_ring import AnswerRing
+from routing.ranking.answer_ring import AnswerRing, Labels
 from routing.state import SharedState
 
 __all__ = ["Answer", "AnswerLog"]
@@ -73,7 +73,7 @@ class AnswerLog:
         self.ttl_s = ttl_s
         self._answers = AnswerRing(ttl_s, max_entries, clock)
         self._marks = _Expiring(ttl_s, max_entries, clock)
-        self._pending: list[Answer] = []
+        self._pending: list[tuple[str, Labels]] = []  # for Redis
         self._max_pending = max_entries
         self._shared: SharedState | None = None
 
@@ -84,10 +84,15 @@ class AnswerLog:
         return len(self._answers)
 
     def remember(self, answer: Answer) -> None:
-        labels = (answer.model, answer.task, answer.caller, answer.deployment)
-        self._answers.put(answer.request_id, labels)
+        self.remember_labels(
+            answer.request_id, (answer.model, answer.task, answer.caller, answer.deployment)
+        )
+
+    def remember_labels(self, request_id: str, labels: Labels) -> None:
+        """``remember`` without building an ``Answer`` (the hot path: every request)."""
+        self._answers.put(request_id, labels)
         if self._shared is not None and len(self._pending) < self._max_pending:
-            self._pending.append(answer)
+            self._pending.append((request_id, labels))
 
     async def flush(self) -> None:
         shared, batch = self._shared, self._pending
@@ -98,8 +103,9 @@ class AnswerLog:
 
         async def call(redis: Any) -> bool:
             pipe = redis.pipeline(transaction=False)
-            for answer in batch:
-                pipe.set(shared.key("ans", answer.request_id), orjson.dumps(asdict(answer)), ex=ttl)
+            for request_id, labels in batch:
+                answer = asdict(Answer(request_id, *labels))
+                pipe.set(shared.key("ans", request_id), orjson.dumps(answer), ex=ttl)
             await pipe.execute()
             return True
 

@@ -27,9 +27,11 @@ _FLOAT_FIELDS = {"gen": "gen_seconds", "usd": "cost_usd"}
 _LATENCY, _TTFT = "l", "t"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Observation:
-    """One attempt, reduced to what a tally counts."""
+    """One attempt, reduced to what a tally counts. Made on every attempt and never
+    changed: not ``frozen``, whose ``__init__`` sets each field through
+    ``object.__setattr__`` and made it the scoreboard's most expensive step."""
 
     error: bool
     latency_bucket: int = 0
