@@ -140,7 +140,7 @@ class ChatEndpoint:
         ctx = RequestContext(
             scope_state["request_id"], caller, chat, task=task_label(headers, chat), headers=headers
         )
-        scope_state["context"] = ctx  # the access log middleware leaves it to the hooks
+        scope_state["context"] = ctx  # the middleware then leaves its access line to the hooks
         hooks: Sequence[RequestHook] = services["hooks"]
         costs: CostHook = services["costs"]
         try:
