@@ -44,7 +44,7 @@ __all__ = [
 
 log = logging.getLogger("arbiter.access")
 
-QUIET_PATHS = ("/health/", "/metrics")
+_QUIET_PATHS = ("/health/", "/metrics")
 _CONTEXT_KEY = "context"  # where chat.py leaves the RequestContext in scope["state"]
 _MAX_PATH = 256  # the path is the client's text: logged, bounded
 
@@ -92,7 +92,6 @@ def completion_text(ctx: RequestContext) -> str | None:
 def access_fields(ctx: RequestContext, secrets: Iterable[str] = ()) -> dict[str, Any]:
     """What the access log records of one chat request."""
     elapsed = time.perf_counter() - ctx.started
-    usage = ctx.usage
     fields: dict[str, Any] = {
         "time": utc_iso(time.time() - elapsed),
         "request_id": ctx.request_id,
@@ -109,9 +108,8 @@ def access_fields(ctx: RequestContext, secrets: Iterable[str] = ()) -> dict[str,
         "task": ctx.task,
         "latency_ms": _ms(ctx.latency_s),
         "ttft_ms": _ms(ctx.ttft_s),
-        # as ctx.prompt_tokens and ctx.completion_tokens count them, without their calls
-        "prompt_tokens": int(usage.get("prompt_tokens") or 0) if usage else None,
-        "completion_tokens": int(usage.get("completion_tokens") or 0) if usage else None,
+        "prompt_tokens": ctx.prompt_tokens if ctx.usage else None,
+        "completion_tokens": ctx.completion_tokens if ctx.usage else None,
         "cost_usd": ctx.cost_usd,
     }
     error = ctx.error
@@ -169,4 +167,4 @@ def log_without_context(scope: Scope, status: int, arrived: float, started: floa
 
 def is_logged(path: str) -> bool:
     """Probes and scrapes (``/health/*``, ``/metrics``) get no access line."""
-    return not path.startswith(QUIET_PATHS)
+    return not path.startswith(_QUIET_PATHS)

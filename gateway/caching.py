@@ -47,7 +47,7 @@ from cache.keys import cache_key
 from cache.memory import MemoryCache
 from gateway.config import Settings
 from gateway.context import RequestContext
-from gateway.metrics import BoundChildren, Metrics
+from gateway.metrics import BoundValues, Metrics
 from gateway.runtime import RuntimePlan
 from providers.assembly import assemble_chunks, is_complete, replay_response
 from providers.base import Target
@@ -110,7 +110,7 @@ class ResponseCache:
         self.flights: SingleFlight[CachedAnswer] = SingleFlight(max_age_s=self.wait_s)
         self.metrics = metrics
         self._errors = metrics.cache.labels("error")
-        self._saved = BoundChildren(metrics.cache_saved)
+        self._saved = BoundValues(metrics.cache_saved)
         self._shown_bytes = -1  # what arbiter_cache_stored_bytes was last set to
         self._pending: set[asyncio.Task[None]] = set()
 

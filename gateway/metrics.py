@@ -23,7 +23,6 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.metrics import MetricWrapperBase
 
 from gateway.context import RequestContext
 from gateway.metrics_multiprocess import multiprocess_dir, prune_dead_workers
@@ -32,7 +31,6 @@ from routing.executor import Attempt
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
-    "BoundChildren",
     "BoundValues",
     "HistogramSeries",
     "LATENCY_BUCKETS",
@@ -144,19 +142,6 @@ class Metrics:
             mark_process_dead(os.getpid(), self.multiprocess_dir)
 
 
-class BoundChildren(dict[tuple[str, ...], Any]):
-    """A metric's label children by label values, bound on first use: ``labels()``
-    takes a lock and a lookup that the hot path need not repeat per observation."""
-
-    def __init__(self, metric: MetricWrapperBase) -> None:
-        super().__init__()
-        self.metric = metric
-
-    def __missing__(self, values: tuple[str, ...]) -> Any:
-        child = self[values] = self.metric.labels(*values)
-        return child
-
-
 def value_of(metric: Counter | Gauge) -> Any:
     """The value a counter or gauge (child) keeps its number in: the hot path adds to
     it with ``.inc(amount)`` directly. The metric's own ``inc`` checks on every call
@@ -251,10 +236,9 @@ class MetricsHook:
         served.duration.observe(ctx.latency_s or 0.0)
         if ctx.chat.stream and ctx.ttft_s is not None:
             served.ttft.observe(ctx.ttft_s)
-        usage = ctx.usage
-        if usage:
-            served.prompt.inc(int(usage.get("prompt_tokens") or 0))
-            served.completion.inc(int(usage.get("completion_tokens") or 0))
+        if ctx.usage:
+            served.prompt.inc(ctx.prompt_tokens)
+            served.completion.inc(ctx.completion_tokens)
 
     async def aclose(self) -> None:
         self.metrics.close()

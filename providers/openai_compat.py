@@ -21,7 +21,7 @@ from providers.sse import RawEvent, SSEParser
 from providers.status import error_from_status
 from providers.stream_chunk import Batch, FinalBatch, StreamChunk
 from providers.types import ChatChunk, ChatRequest, ChatResponse
-from providers.upstream_client import json_post, request_headers
+from providers.upstream_client import JsonPost, request_headers
 
 __all__ = [
     "Flavor",
@@ -286,7 +286,7 @@ class OpenAICompatAdapter:
             url = httpx.URL(self.build_url(target))
             headers = request_headers(url, self.build_headers(target))
             prepared = self._prepared[target.id] = (target, url, headers)
-        return json_post(prepared[1], prepared[2], body)
+        return JsonPost(prepared[1], prepared[2], body)
 
     def parse_response(
         self, response: httpx.Response, request: ChatRequest, target: Target

@@ -21,7 +21,6 @@ import httpx
 __all__ = [
     "JsonPost",
     "UpstreamClient",
-    "json_post",
     "read_body",
     "request_headers",
     "take_plain_body",
@@ -30,9 +29,9 @@ __all__ = [
 
 
 def request_headers(url: httpx.URL, headers: dict[str, str]) -> httpx.Headers:
-    """A deployment's fixed request headers, Host included, built once: ``json_post``
+    """A deployment's fixed request headers, Host included, built once: ``JsonPost``
     copies them per request instead of normalising every name again. Content-Length
-    is each request's own (``json_post`` adds it)."""
+    is each request's own (``JsonPost`` adds it)."""
     fixed = {k: v for k, v in headers.items() if k.lower() != "content-length"}
     return httpx.Headers({"Host": url.netloc.decode("ascii"), **fixed})
 
@@ -61,9 +60,6 @@ class JsonPost(httpx.Request):
         self.extensions = {}
         self.stream = httpx.ByteStream(body)
         self._content = body  # what ``Request.read`` would store: ``.content`` works
-
-
-json_post = JsonPost  # what adapters call: a POST of JSON bytes with request_headers
 
 
 def unread_plain_body(response: httpx.Response) -> bool:

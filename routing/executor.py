@@ -360,18 +360,16 @@ class Executor:
             self._abandoned(attempt)
             raise
         deadline.disarm()
-        attempt.latency_s = latency_s = time.perf_counter() - started
+        attempt.latency_s = time.perf_counter() - started
         usage = response.get("usage")
         if not usage:  # the upstream omitted it: count it here
             usage = response["usage"] = estimate_usage(
                 run.request, completion_text(response), target.model
             )
         attempt.usage = usage
-        stats = self.stats
-        stats.succeeded(target.id, latency_s)
-        completion_tokens = usage.get("completion_tokens")
-        if completion_tokens is not None:
-            stats.observe_completion(attempt.model, int(completion_tokens))
+        self.stats.end(target.id)
+        self.stats.observe_latency(target.id, attempt.latency_s)
+        self._observe_usage(attempt)
         if self.health is not None:
             self.health.record_success(target, probe=where.probe)
         self._notify(attempt)

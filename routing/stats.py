@@ -47,11 +47,8 @@ class Ewma:
         return self.value * math.exp(-elapsed / decay_s)
 
     def observe(self, sample: float, now: float, decay_s: float) -> None:
-        if self.measured:  # ``read``, inline: this runs for every request
-            current = self.value
-            elapsed = now - self.stamp
-            if elapsed > 0.0:
-                current *= math.exp(-elapsed / decay_s)
+        if self.measured:
+            current = self.read(now, decay_s)
             if sample < current:
                 sample = current + SMOOTHING * (sample - current)
         self.value = sample
@@ -92,15 +89,6 @@ class DeploymentStats:
 
     def end(self, target_id: str) -> None:
         self._inflight[target_id] = max(self._inflight.get(target_id, 0) - 1, 0)
-
-    def succeeded(self, target_id: str, seconds: float) -> None:
-        """``end`` and ``observe_latency`` in one call, for an attempt that succeeded."""
-        inflight = self._inflight
-        inflight[target_id] = max(inflight.get(target_id, 0) - 1, 0)
-        series = self._latency.get(target_id)
-        if series is None:
-            series = self._latency[target_id] = Ewma()
-        series.observe(seconds, self.clock(), self.decay_s)
 
     def observe_latency(self, target_id: str, seconds: float) -> None:
         self._series(self._latency, target_id).observe(seconds, self.clock(), self.decay_s)

@@ -86,25 +86,6 @@ def _answer_headers(ctx: RequestContext) -> dict[str, str]:
     }
 
 
-_ANSWER_HEADER_NAMES = frozenset(
-    {"x-arbiter-model", "x-arbiter-provider", "x-arbiter-attempts", "x-arbiter-cache"}
-)
-
-
-def _raw_answer_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
-    """``raw_headers(_answer_headers(ctx))``, without the dict in between."""
-    added = ctx.response_headers
-    if not _ANSWER_HEADER_NAMES.isdisjoint(added):  # a hook's value replaces ours
-        return raw_headers(_answer_headers(ctx))
-    return [
-        (b"x-arbiter-model", (ctx.model or "").encode("latin-1")),
-        (b"x-arbiter-provider", (ctx.provider or "").encode("latin-1")),
-        (b"x-arbiter-attempts", b"%d" % ctx.attempts),
-        (b"x-arbiter-cache", ctx.cache.encode("latin-1")),
-        *raw_headers(added),
-    ]
-
-
 class ChatEndpoint:
     """The chat route as a plain ASGI app, reached without FastAPI's routing,
     dependency injection or exception middleware (``gateway.app.ArbiterApp``
@@ -202,7 +183,7 @@ class FinishingAnswer(Response):
         self.raw_headers = [
             (b"content-type", media_type),
             (b"content-length", b"%d" % len(body)),
-            *(_raw_answer_headers(ctx) if headers is None else raw_headers(headers)),
+            *raw_headers(_answer_headers(ctx) if headers is None else headers),
         ]
         self.ctx = ctx
         self.hooks = hooks

@@ -19,7 +19,7 @@ from providers.errors import UpstreamTimeoutError, UpstreamUnavailableError
 from providers.h1_transport import H1Transport
 from providers.registry import create_adapter
 from providers.types import ChatRequest
-from providers.upstream_client import UpstreamClient, json_post, request_headers
+from providers.upstream_client import JsonPost, UpstreamClient, request_headers
 
 TARGET = Target(
     id="m/p/up#0", model_name="m", provider="p", provider_type="openai", model="up", base_url=""
@@ -441,7 +441,7 @@ async def test_provider_requests_carry_the_deployment_headers_and_the_body_lengt
     )
     async with client:
         for body in (b'{"a":1}', b'{"bb":22}'):
-            response = await client.send(json_post(url, fixed, body))
+            response = await client.send(JsonPost(url, fixed, body))
             assert response.content == COMPLETION
     assert [r.content for r in seen] == [b'{"a":1}', b'{"bb":22}']
     assert seen[1].method == "POST" and seen[1].url == url
