@@ -182,6 +182,8 @@ TARGETS: dict[str, Target] = {
                "arbiter", _start_arbiter({}, "ARBITER_BENCH_BASELINE"), KEY),
         Target("litellm", "LiteLLM proxy, one worker, no database", "litellm",
                _start_litellm, KEY),
+        Target("floor-asgi", "bare ASGI app answering from memory (no framework, no upstream)",
+               "floor", _start_floor("asgi_memory.py")),
         Target("floor-memory", "Starlette answering from memory (no upstream)", "floor",
                _start_floor("starlette_memory.py")),
         Target("floor-httpx", "FastAPI + httpx pass-through (default transport)", "floor",
