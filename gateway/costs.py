@@ -72,9 +72,14 @@ class CostHook:
         if ctx.model is None:
             return
         cost = ctx.cost_usd
+        key = ctx.caller.name
         if cost is not None:
-            self._spend[ctx.model, ctx.provider or "", ctx.caller.name].inc(cost)
-        self.ledger.record(ctx.caller.name, ctx.model, ctx.usage, cost or 0.0)
+            # Bound even at no cost (a cache hit), so that the series shows from the
+            # first priced answer; adding nothing to it is skipped.
+            spend = self._spend[ctx.model, ctx.provider or "", key]
+            if cost:
+                spend.inc(cost)
+        self.ledger.record(key, ctx.model, ctx.usage, cost or 0.0)
 
     async def aclose(self) -> None:
         """At shutdown: every record reaches the store before the process exits."""

@@ -183,13 +183,27 @@ class HistogramSeries:
             self._buckets[bisect_left(self._bounds, amount)].inc(1)
 
 
+class _ByStatus(dict[str, Any]):
+    """One (model, provider)'s ``arbiter_requests`` values by status, bound on first
+    use (a status no request ended with has no series)."""
+
+    def __init__(self, requests: BoundValues, model: str, provider: str) -> None:
+        super().__init__()
+        self.requests, self.model, self.provider = requests, model, provider
+
+    def __missing__(self, status: str) -> Any:
+        value = self[status] = self.requests[self.model, self.provider, status]
+        return value
+
+
 class _Served:
     """The series of one answering (model, provider) pair, bound once: binding takes
     a lock and a dict lookup that the hot path need not repeat."""
 
-    __slots__ = ("completion", "duration", "prompt", "ttft")
+    __slots__ = ("completion", "duration", "prompt", "requests", "ttft")
 
-    def __init__(self, m: Metrics, model: str, provider: str) -> None:
+    def __init__(self, m: Metrics, requests: BoundValues, model: str, provider: str) -> None:
+        self.requests = _ByStatus(requests, model, provider)
         self.duration = HistogramSeries(m.duration.labels(model, provider))
         self.ttft = HistogramSeries(m.ttft.labels(model, provider))
         self.prompt = value_of(m.tokens.labels(model, provider, "prompt"))
@@ -218,7 +232,9 @@ class MetricsHook:
     def _bound(self, model: str, provider: str) -> _Served:
         served = self._served.get((model, provider))
         if served is None:
-            served = self._served[(model, provider)] = _Served(self.metrics, model, provider)
+            served = self._served[(model, provider)] = _Served(
+                self.metrics, self._requests, model, provider
+            )
         return served
 
     async def on_request(self, ctx: RequestContext) -> None:
@@ -226,13 +242,13 @@ class MetricsHook:
 
     def on_response(self, ctx: RequestContext) -> None:
         self._inflight.inc(-1)
-        model, provider = ctx.model or ctx.chat.model, ctx.provider or ""
-        self._requests[model, provider, ctx.status].inc(1)
         if ctx.cache == "hit" or ctx.attempts or (ctx.error and ctx.error.provider):
             self._lookups[(ctx.cache,)].inc(1)  # it reached the cache, then an upstream
-        if ctx.status == "error" and ctx.model is None:
+        if ctx.status == "error" and ctx.model is None:  # no deployment answered
+            self._requests[ctx.chat.model, ctx.provider or "", ctx.status].inc(1)
             return
-        served = self._bound(model, provider)
+        served = self._bound(ctx.model or ctx.chat.model, ctx.provider or "")
+        served.requests[ctx.status].inc(1)
         served.duration.observe(ctx.latency_s or 0.0)
         if ctx.chat.stream and ctx.ttft_s is not None:
             served.ttft.observe(ctx.ttft_s)
