@@ -35,6 +35,9 @@ def format_usd(cost: float) -> str:
     return f"{cost:.10f}"
 
 
+_FREE = format_usd(0.0)  # the header of every cache hit, formatted once
+
+
 class CostHook:
     def __init__(self, plan: RuntimePlan, metrics: Metrics, ledger: UsageLedger) -> None:
         self.metrics = metrics
@@ -57,11 +60,13 @@ class CostHook:
         ctx.priced = True
         if ctx.model is None:  # never reached a deployment
             return
-        if ctx.cache == "hit":
-            cost: float | None = 0.0  # served from the cache: nothing was bought
-        else:
-            target = self._targets.get((ctx.model, ctx.provider or "", ctx.upstream_model or ""))
-            cost = usage_cost_usd(ctx.usage, target) if target is not None else None
+        if ctx.cache == "hit":  # served from the cache: nothing was bought
+            ctx.cost_usd = 0.0
+            if not ctx.chat.stream:
+                ctx.response_headers[COST_HEADER] = _FREE
+            return
+        target = self._targets.get((ctx.model, ctx.provider or "", ctx.upstream_model or ""))
+        cost = usage_cost_usd(ctx.usage, target) if target is not None else None
         ctx.cost_usd = cost
         if cost is not None and not ctx.chat.stream:
             ctx.response_headers[COST_HEADER] = format_usd(cost)

@@ -183,16 +183,17 @@ class HistogramSeries:
             self._buckets[bisect_left(self._bounds, amount)].inc(1)
 
 
-class _ByStatus(dict[str, Any]):
-    """One (model, provider)'s ``arbiter_requests`` values by status, bound on first
-    use (a status no request ended with has no series)."""
+class _ByLastLabel(dict[str, Any]):
+    """A counter's values by the value of its last label, the others given; bound on
+    first use (a value never counted has no series). Keyed by one string: no tuple
+    to build and hash per request."""
 
-    def __init__(self, requests: BoundValues, model: str, provider: str) -> None:
+    def __init__(self, metric: Counter, *given: str) -> None:
         super().__init__()
-        self.requests, self.model, self.provider = requests, model, provider
+        self.metric, self.given = metric, given
 
-    def __missing__(self, status: str) -> Any:
-        value = self[status] = self.requests[self.model, self.provider, status]
+    def __missing__(self, last: str) -> Any:
+        value = self[last] = value_of(self.metric.labels(*self.given, last))
         return value
 
 
@@ -202,8 +203,8 @@ class _Served:
 
     __slots__ = ("completion", "duration", "prompt", "requests", "ttft")
 
-    def __init__(self, m: Metrics, requests: BoundValues, model: str, provider: str) -> None:
-        self.requests = _ByStatus(requests, model, provider)
+    def __init__(self, m: Metrics, model: str, provider: str) -> None:
+        self.requests = _ByLastLabel(m.requests, model, provider)  # by status
         self.duration = HistogramSeries(m.duration.labels(model, provider))
         self.ttft = HistogramSeries(m.ttft.labels(model, provider))
         self.prompt = value_of(m.tokens.labels(model, provider, "prompt"))
@@ -227,14 +228,12 @@ class MetricsHook:
         self._inflight = value_of(metrics.inflight)
         self._requests = BoundValues(metrics.requests)
         self._served: dict[tuple[str, str], _Served] = {}
-        self._lookups = BoundValues(metrics.cache)
+        self._lookups = _ByLastLabel(metrics.cache)  # by result
 
     def _bound(self, model: str, provider: str) -> _Served:
         served = self._served.get((model, provider))
         if served is None:
-            served = self._served[(model, provider)] = _Served(
-                self.metrics, self._requests, model, provider
-            )
+            served = self._served[(model, provider)] = _Served(self.metrics, model, provider)
         return served
 
     async def on_request(self, ctx: RequestContext) -> None:
@@ -243,7 +242,7 @@ class MetricsHook:
     def on_response(self, ctx: RequestContext) -> None:
         self._inflight.inc(-1)
         if ctx.cache == "hit" or ctx.attempts or (ctx.error and ctx.error.provider):
-            self._lookups[(ctx.cache,)].inc(1)  # it reached the cache, then an upstream
+            self._lookups[ctx.cache].inc(1)  # it reached the cache, then an upstream
         if ctx.status == "error" and ctx.model is None:  # no deployment answered
             self._requests[ctx.chat.model, ctx.provider or "", ctx.status].inc(1)
             return

@@ -99,7 +99,8 @@ class AnswerRing:
 
     def put(self, request_id: str, labels: Labels) -> None:
         # Rounded up: an answer is never forgotten before its TTL, at most a second after.
-        expires = min(self._second(self._clock() + self.ttl_s) + 1, _FOREVER)
+        # (``_second`` written out: this runs on every request.)
+        expires = min(max(0, int(self._clock() + self.ttl_s - self._epoch)) + 1, _FOREVER)
         digest, label_id = _digest(request_id), self._label_id(labels)
         if len(self._records) < self.max_entries * _RECORD:
             self._records += _PACKED.pack(digest, expires, label_id)
