@@ -41,8 +41,9 @@ _FOREVER = 0xFFFFFFFF  # the largest expiry second a record holds (136 years)
 def _digest(request_id: str) -> bytes:
     """Sixteen bytes that stand for a request id. Arbiter's own ids are 16 random and
     counted bytes in lowercase hex: they are their bytes, at half the cost of a hash.
-    Any other id (a client's ``x-request-id``) is hashed; the hex test is exact (no
-    upper case, no spaces), so no two ids share bytes but by a BLAKE2b collision."""
+    Any other id (a client's ``x-request-id``) is hashed. The hex test is exact (no
+    upper case, no spaces): two ids share bytes only if one is the hex of the other's
+    digest, which a client can send only on purpose, as it can resend an id."""
     if len(request_id) == 2 * _DIGEST:
         try:
             raw = bytes.fromhex(request_id)
