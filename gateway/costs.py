@@ -35,6 +35,9 @@ def format_usd(cost: float) -> str:
     return f"{cost:.10f}"
 
 
+_FREE = format_usd(0.0)  # the header of every cache hit, formatted once
+
+
 class CostHook:
     def __init__(self, plan: RuntimePlan, metrics: Metrics, ledger: UsageLedger) -> None:
         self.metrics = metrics
@@ -57,11 +60,13 @@ class CostHook:
         ctx.priced = True
         if ctx.model is None:  # never reached a deployment
             return
-        if ctx.cache == "hit":
-            cost: float | None = 0.0  # served from the cache: nothing was bought
-        else:
-            target = self._targets.get((ctx.model, ctx.provider or "", ctx.upstream_model or ""))
-            cost = usage_cost_usd(ctx.usage, target) if target is not None else None
+        if ctx.cache == "hit":  # served from the cache: nothing was bought
+            ctx.cost_usd = 0.0
+            if not ctx.chat.stream:
+                ctx.response_headers[COST_HEADER] = _FREE
+            return
+        target = self._targets.get((ctx.model, ctx.provider or "", ctx.upstream_model or ""))
+        cost = usage_cost_usd(ctx.usage, target) if target is not None else None
         ctx.cost_usd = cost
         if cost is not None and not ctx.chat.stream:
             ctx.response_headers[COST_HEADER] = format_usd(cost)
@@ -72,9 +77,14 @@ class CostHook:
         if ctx.model is None:
             return
         cost = ctx.cost_usd
+        key = ctx.caller.name
         if cost is not None:
-            self._spend[ctx.model, ctx.provider or "", ctx.caller.name].inc(cost)
-        self.ledger.record(ctx.caller.name, ctx.model, ctx.usage, cost or 0.0)
+            # Bound even at no cost (a cache hit), so that the series shows from the
+            # first priced answer; adding nothing to it is skipped.
+            spend = self._spend[ctx.model, ctx.provider or "", key]
+            if cost:
+                spend.inc(cost)
+        self.ledger.record(key, ctx.model, ctx.usage, cost or 0.0)
 
     async def aclose(self) -> None:
         """At shutdown: every record reaches the store before the process exits."""

@@ -183,13 +183,28 @@ class HistogramSeries:
             self._buckets[bisect_left(self._bounds, amount)].inc(1)
 
 
+class _ByLastLabel(dict[str, Any]):
+    """A counter's values by the value of its last label, the others given; bound on
+    first use (a value never counted has no series). Keyed by one string: no tuple
+    to build and hash per request."""
+
+    def __init__(self, metric: Counter, *given: str) -> None:
+        super().__init__()
+        self.metric, self.given = metric, given
+
+    def __missing__(self, last: str) -> Any:
+        value = self[last] = value_of(self.metric.labels(*self.given, last))
+        return value
+
+
 class _Served:
     """The series of one answering (model, provider) pair, bound once: binding takes
     a lock and a dict lookup that the hot path need not repeat."""
 
-    __slots__ = ("completion", "duration", "prompt", "ttft")
+    __slots__ = ("completion", "duration", "prompt", "requests", "ttft")
 
     def __init__(self, m: Metrics, model: str, provider: str) -> None:
+        self.requests = _ByLastLabel(m.requests, model, provider)  # by status
         self.duration = HistogramSeries(m.duration.labels(model, provider))
         self.ttft = HistogramSeries(m.ttft.labels(model, provider))
         self.prompt = value_of(m.tokens.labels(model, provider, "prompt"))
@@ -213,7 +228,7 @@ class MetricsHook:
         self._inflight = value_of(metrics.inflight)
         self._requests = BoundValues(metrics.requests)
         self._served: dict[tuple[str, str], _Served] = {}
-        self._lookups = BoundValues(metrics.cache)
+        self._lookups = _ByLastLabel(metrics.cache)  # by result
 
     def _bound(self, model: str, provider: str) -> _Served:
         served = self._served.get((model, provider))
@@ -226,13 +241,13 @@ class MetricsHook:
 
     def on_response(self, ctx: RequestContext) -> None:
         self._inflight.inc(-1)
-        model, provider = ctx.model or ctx.chat.model, ctx.provider or ""
-        self._requests[model, provider, ctx.status].inc(1)
         if ctx.cache == "hit" or ctx.attempts or (ctx.error and ctx.error.provider):
-            self._lookups[(ctx.cache,)].inc(1)  # it reached the cache, then an upstream
-        if ctx.status == "error" and ctx.model is None:
+            self._lookups[ctx.cache].inc(1)  # it reached the cache, then an upstream
+        if ctx.status == "error" and ctx.model is None:  # no deployment answered
+            self._requests[ctx.chat.model, ctx.provider or "", ctx.status].inc(1)
             return
-        served = self._bound(model, provider)
+        served = self._bound(ctx.model or ctx.chat.model, ctx.provider or "")
+        served.requests[ctx.status].inc(1)
         served.duration.observe(ctx.latency_s or 0.0)
         if ctx.chat.stream and ctx.ttft_s is not None:
             served.ttft.observe(ctx.ttft_s)

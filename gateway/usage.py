@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -45,6 +45,7 @@ FIELDS = ("requests", "prompt_tokens", "completion_tokens", "cost_usd")
 _SEP = "\x1f"
 _TOTAL = "total"
 _SPEND_TTL_S = 32 * 86400  # a 30d budget reads 30 days back
+_NO_SPEND = (0.0,)  # a day this process recorded no spend on
 
 
 def day_of(timestamp: float) -> date:
@@ -72,7 +73,21 @@ class _Local:
     usage: dict[tuple[str, str, str], list[float]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0.0])
     )
-    spend: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    # (key, period) -> [dollars]: a one-item list, so that ``_Rows`` can hold it
+    spend: dict[tuple[str, str], list[float]] = field(
+        default_factory=lambda: defaultdict(lambda: [0.0])
+    )
+
+
+class _Rows(NamedTuple):
+    """What a record of one (key, model) adds to in the local copy today: its usage
+    and its key's spend, for the day and in total. Looked up once per key, model and
+    day instead of four times per request."""
+
+    day: list[float]
+    total: list[float]
+    day_spend: list[float]
+    total_spend: list[float]
 
 
 class UsageLedger:
@@ -89,15 +104,30 @@ class UsageLedger:
         self._unsent: dict[tuple[str, str, str], list[float]] = {}  # (key, model, day) -> sums
         self._tasks: set[asyncio.Task[None]] = set()
         self._day_cache: tuple[int, str] = (-1, "")
+        self._today: dict[tuple[str, str], _Rows] = {}  # of the day in ``_day_cache``
 
     # -- writing -----------------------------------------------------------
 
     def _day(self, timestamp: float) -> str:
-        """The UTC day of a time, worked out once per second of the clock."""
+        """The UTC day of a time, worked out once per second of the clock; a new day
+        starts new rows."""
         second = int(timestamp)
         if self._day_cache[0] != second:
-            self._day_cache = (second, day_of(timestamp).isoformat())
+            day = day_of(timestamp).isoformat()
+            if day != self._day_cache[1]:
+                self._today = {}
+            self._day_cache = (second, day)
         return self._day_cache[1]
+
+    def _today_rows(self, day: str, key: str, model: str) -> _Rows:
+        local = self._local
+        rows = self._today[(key, model)] = _Rows(
+            local.usage[(day, key, model)],
+            local.usage[(_TOTAL, key, model)],
+            local.spend[(key, day)],
+            local.spend[(key, _TOTAL)],
+        )
+        return rows
 
     def record(self, key: str, model: str, usage: Mapping[str, Any] | None, cost: float) -> None:
         """One answered request. Synchronous: the local copy is updated at once and the
@@ -105,14 +135,19 @@ class UsageLedger:
         day = self._day(self.clock())
         prompt = int(usage.get("prompt_tokens") or 0) if usage else 0
         completion = int(usage.get("completion_tokens") or 0) if usage else 0
-        local = self._local
-        for period in (day, _TOTAL):  # written out: this runs on every request
-            row = local.usage[(period, key, model)]
-            row[0] += 1
-            row[1] += prompt
-            row[2] += completion
-            row[3] += cost
-            local.spend[(key, period)] += cost
+        rows = self._today.get((key, model)) or self._today_rows(day, key, model)
+        row = rows.day  # written out: this runs on every request
+        row[0] += 1
+        row[1] += prompt
+        row[2] += completion
+        row[3] += cost
+        row = rows.total
+        row[0] += 1
+        row[1] += prompt
+        row[2] += completion
+        row[3] += cost
+        rows.day_spend[0] += cost
+        rows.total_spend[0] += cost
         store = self.store()
         if store is None or not store.shared:
             return
@@ -182,7 +217,7 @@ class UsageLedger:
     async def daily_spend(self, key: str, days: list[str]) -> list[float]:
         """Dollars spent by a key on each of the given days (ISO dates, oldest first, or
         ["total"]); spend recorded here but not yet in Redis counts on the last one."""
-        local = [self._local.spend.get((key, day), 0.0) for day in days]
+        local = [self._local.spend.get((key, day), _NO_SPEND)[0] for day in days]
         store = self.store()
         if store is None or not store.shared:
             return local

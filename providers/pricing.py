@@ -22,11 +22,12 @@ def usage_cost_usd(usage: Mapping[str, Any] | None, target: Target) -> float | N
         return None
     prompt = int(usage.get("prompt_tokens") or 0)
     completion = int(usage.get("completion_tokens") or 0)
-    details = usage.get("prompt_tokens_details") or {}
-    cached = min(int(details.get("cached_tokens") or 0), prompt)
     cached_price = target.cached_input_cost_per_mtok
-    if cached_price is None:
+    if cached_price is None:  # cached tokens cost what others do: no need to count them
         cached_price, cached = target.input_cost_per_mtok, 0
+    else:
+        details = usage.get("prompt_tokens_details") or {}
+        cached = min(int(details.get("cached_tokens") or 0), prompt)
     return (
         (prompt - cached) * target.input_cost_per_mtok
         + cached * cached_price

@@ -154,6 +154,25 @@ def test_scope_global_shares_answers_but_not_models_a_key_may_not_use(gateway, f
     assert fake_openai.count() == 2
 
 
+def test_a_key_served_only_from_the_cache_shows_zero_spend_and_its_requests(gateway, fake_openai):
+    server = gateway(cache_config(fake_openai.url, scope="global"))
+    assert ask(server, key=TEAM_A, model="gpt-4o").headers["x-arbiter-cache"] == "miss"
+    assert ask(server, key=TEAM_B, model="gpt-4o").headers["x-arbiter-cache"] == "hit"
+    server.settle()
+    spend = [
+        line
+        for line in httpx.get(server.url + "/metrics").text.splitlines()
+        if line.startswith("arbiter_cost_usd_total{")
+    ]  # team-b's only answer was a hit: it cost nothing, and says so
+    assert 'arbiter_cost_usd_total{key="team-b",model="gpt-4o",provider="openai"} 0.0' in spend
+    usage = httpx.get(
+        server.url + "/v1/usage",
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        params={"period": "total", "key": "team-b"},
+    ).json()
+    assert (usage["total"]["requests"], usage["total"]["cost_usd"]) == (1, 0.0)
+
+
 def test_no_cache_skips_the_lookup_and_refreshes_the_entry(arbiter, fake_openai):
     fake_openai.script = [
         Reply(body=_completion("old answer")),

@@ -83,3 +83,14 @@ def test_a_ttl_longer_than_the_record_can_hold_keeps_the_answer():
     ring = AnswerRing(ttl_s=1e12, max_entries=10, clock=Clock())
     ring.put("req-1", labels(1))
     assert ring.get("req-1") == labels(1)
+
+
+def test_request_ids_that_differ_only_in_case_or_spacing_name_different_answers():
+    ring = AnswerRing(ttl_s=600, max_entries=10, clock=Clock())
+    arbiter_id = "4b88267ce13fee1a00000000000051fd"  # what Arbiter gives a request
+    lookalikes = [arbiter_id.upper(), "4b 88267ce13fee1a00000000000051f", "4b88267ce13fee1a0"]
+    ring.put(arbiter_id, labels(1))
+    for n, request_id in enumerate(lookalikes, start=2):
+        ring.put(request_id, labels(n))
+    assert ring.get(arbiter_id) == labels(1)
+    assert [ring.get(request_id) for request_id in lookalikes] == [labels(2), labels(3), labels(4)]

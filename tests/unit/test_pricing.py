@@ -41,3 +41,17 @@ def test_cached_prompt_tokens_use_the_cached_price():
 
 def test_unpriced_deployment_has_no_cost():
     assert usage_cost_usd({"prompt_tokens": 5}, target()) is None
+
+
+def test_cached_prompt_tokens_cost_the_input_price_without_a_cached_price():
+    usage = {
+        "prompt_tokens": 1000,
+        "completion_tokens": 10,
+        "prompt_tokens_details": {"cached_tokens": 400},
+    }
+    cost = usage_cost_usd(usage, target(input_cost_per_mtok=2.0, output_cost_per_mtok=8.0))
+    assert cost == usage_cost_usd(
+        {"prompt_tokens": 1000, "completion_tokens": 10},
+        target(input_cost_per_mtok=2.0, output_cost_per_mtok=8.0),
+    )
+    assert cost == pytest.approx(1000 * 2.0e-6 + 10 * 8.0e-6, abs=1e-12)
