@@ -28,7 +28,6 @@ from collections.abc import Set
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
 
 from providers.types import ChatRequest
 
@@ -55,52 +54,37 @@ def cache_key(request: ChatRequest, *, model: str, scope: str) -> str:
     return hashlib.blake2b(canonical, digest_size=32).hexdigest()
 
 
-def canonical_fields(model: BaseModel, excluded: Set[str] = frozenset()) -> dict[str, Any]:
-    """``model.model_dump(exclude=excluded, exclude_none=True)``: defaults filled in
+def canonical_fields(request: ChatRequest, excluded: Set[str] = EXCLUDED_FIELDS) -> dict[str, Any]:
+    """``request.model_dump(exclude=excluded, exclude_none=True)``: defaults filled in
     and nulls dropped, so an explicit default and an omitted field ask the same
     question; nulls inside free-form values (a JSON schema) are kept.
 
-    Built from the fields the client set plus the few defaults that are not null,
-    where a dump visits every declared field, set or not: a request sets a handful
-    of ChatRequest's 17 fields and two of a message's five."""
-    values = model.__dict__
-    extra = model.__pydantic_extra__ or {}
-    data: dict[str, Any] = {}
-    fields_set = model.__pydantic_fields_set__
-    for name in fields_set:
-        value = values[name] if name in values else extra[name]
-        if value is not None and name not in excluded:
-            data[name] = value if isinstance(value, _AS_IS) else _canonical_value(value)
-    for name, default in _defaults(type(model)):
-        if name not in fields_set and name not in excluded:
-            data[name] = default
-    return data
+    Through the model's serializer itself, without ``model_dump``'s Python wrapper;
+    and messages whose values are all strings, as most are, are taken from the
+    client's JSON as they are: that is already their dump (no default to fill, no
+    null to drop, nothing validation changes), where the serializer would visit
+    every declared field of each message."""
+    messages = None if "messages" in excluded else _plain_messages(request)
+    if messages is None:
+        return _dump(request, exclude=set(excluded), exclude_none=True)
+    fields = _dump(request, exclude={*excluded, "messages"}, exclude_none=True)
+    fields["messages"] = messages
+    return fields
 
 
-def _canonical_value(value: Any) -> Any:
-    if isinstance(value, _AS_IS):  # first: the check against BaseModel (an ABC) costs more
-        return value
-    if isinstance(value, list):
-        return [_canonical_value(item) for item in value]
-    if isinstance(value, BaseModel):
-        return canonical_fields(value)
-    return value
+_dump = ChatRequest.__pydantic_serializer__.to_python
 
 
-# Values that hold no model: scalars, and free-form values (whose nulls are kept).
-_AS_IS = (str, int, float, dict)
-
-
-_DEFAULTS: dict[type[BaseModel], tuple[tuple[str, Any], ...]] = {}
-
-
-def _defaults(cls: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
-    """The declared fields of ``cls`` whose default is not null, with their defaults."""
-    found = _DEFAULTS.get(cls)
-    if found is None:
-        found = _DEFAULTS[cls] = tuple(
-            (name, info.get_default(call_default_factory=True))
-            for name, info in cls.model_fields.items()
-            if not info.is_required() and info.get_default(call_default_factory=True) is not None
-        )
-    return found
+def _plain_messages(request: ChatRequest) -> list[dict[str, str]] | None:
+    """The client's own JSON of the request's messages, when every value in them is a
+    string; else None. It is what the upstream is sent (``to_openai_body``), so the
+    key covers exactly that; a request built in code has no client JSON (None)."""
+    sent = getattr(request, "_client_json", None)
+    if sent is None:
+        return None
+    messages: list[dict[str, str]] = sent["messages"]
+    for message in messages:
+        for value in message.values():
+            if type(value) is not str:
+                return None
+    return messages
