@@ -7,9 +7,11 @@ so that a hit answers with the same headers and can price what it saved without
 reading the body. Streamed answers are stored assembled (``providers.assembly``),
 so one entry serves JSON and streaming requests alike.
 
-Bytes: a marker byte, a small JSON header (the metadata), a newline, then the
-body. A JSON hit sends the body as it is: no parse, no re-encoding. orjson never
-writes a raw newline, so the first one ends the header.
+The byte form is what a store shared between processes (Redis) keeps; the
+in-process cache keeps the record itself (``cache.memory``). Bytes: a marker
+byte, a small JSON header (the metadata), a newline, then the body. A JSON hit
+sends the body as it is: no parse, no re-encoding. orjson never writes a raw
+newline, so the first one ends the header.
 
 A body above ``COMPRESS_ABOVE_BYTES`` is deflated (``cache.deflate``). Below it,
 compression does not pay: zlib at level 1 cost ~230,000 instructions (~9 us on
@@ -62,10 +64,12 @@ class CachedAnswer:
         target_id: str,
         stored_at: float,
     ) -> CachedAnswer:
-        """The entry of a whole answer (encoded once, here)."""
+        """The entry of a whole answer (encoded once, here). The JSON is copied out of
+        orjson's bytes, which keep the capacity of its output buffer (4 KiB at least,
+        whatever the answer's length): a cache holds the body for its TTL."""
         usage = response.get("usage")
         return cls(
-            orjson.dumps(response),
+            memoryview(orjson.dumps(response)).tobytes(),
             model,
             provider,
             upstream_model,

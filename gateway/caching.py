@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from cache.base import CacheBackend
-from cache.entry import CachedAnswer, decode_answer, encode_answer
+from cache.entry import CachedAnswer
 from cache.flights import Flight, SingleFlight
 from cache.keys import cache_key
 from cache.memory import MemoryCache
@@ -147,12 +147,8 @@ class ResponseCache:
             self._saved[answer.model, answer.provider, ctx.caller.name].inc(cost)
         return cost
 
-    async def lookup(self, key: str) -> CachedAnswer | None:
-        value = await self.backend.get(key)
-        return decode_answer(value) if value is not None else None
-
     async def write(self, key: str, answer: CachedAnswer) -> None:
-        await self.backend.set(key, encode_answer(answer), self.ttl_s)
+        await self.backend.set(key, answer, self.ttl_s)
         self._show_stored_bytes()
 
     def release_later(self, key: str) -> None:
@@ -170,12 +166,12 @@ class ResponseCache:
         while time.monotonic() < deadline:
             await asyncio.sleep(pause)
             pause = min(pause * 1.5, _POLL_MAX_S)
-            answer = await self.lookup(key)
+            answer = await self.backend.get(key)
             if answer is not None:
                 return answer, False
             if await self.backend.claim(key, self.wait_s):
                 # The leader may have stored its answer and let go between our two reads.
-                answer = await self.lookup(key)
+                answer = await self.backend.get(key)
                 if answer is None:
                     return None, True
                 await self.backend.release(key)
@@ -213,7 +209,7 @@ class CacheSlot:
         if not self.read:
             self.ctx.cache = "bypass"
             return self
-        answer = await self.cache.lookup(self.key)
+        answer = await self.cache.backend.get(self.key)
         self.cache.looked_up(failed=not self.cache.backend.available)
         if answer is None and self.cache.coalesce:
             try:
