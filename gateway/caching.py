@@ -64,6 +64,7 @@ __all__ = ["CacheSlot", "ResponseCache", "cache_directives", "open_response_cach
 
 log = logging.getLogger("arbiter.cache")
 
+_NO_LOOKUP = frozenset({"no-cache", "no-store"})  # Cache-Control directives that skip it
 _POLL_FIRST_S = 0.01
 _POLL_MAX_S = 0.25
 
@@ -194,7 +195,7 @@ class CacheSlot:
         self.answer: CachedAnswer | None = None
         identity = cache.identities.get(ctx.chat.model) if cache.enabled else None
         self.active = identity is not None
-        self.read = self.active and not directives & {"no-cache", "no-store"}
+        self.read = self.active and not directives & _NO_LOOKUP
         self.write = self.active and "no-store" not in directives
         self.key = ""
         if identity is not None:
