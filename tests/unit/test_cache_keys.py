@@ -100,10 +100,16 @@ def test_the_resolved_model_and_the_scope_are_part_of_the_key():
     ],
     ids=["one", "names", "explicit null", "unknown field", "content parts", "tool calls"],
 )
-def test_a_request_from_a_client_and_one_built_in_code_have_the_same_key(messages):
-    """A client's messages are keyed from its JSON when they hold only strings: the key
-    must be the one of the validated request all the same."""
-    body = {**BASE, "messages": messages, "temperature": 1, "max_tokens": "64"}
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"tools": [TOOL]}, {"logit_bias": {"50256": -100}, "presence_penalty": None}],
+    ids=["plain", "tools", "unknown fields"],
+)
+def test_a_request_from_a_client_and_one_built_in_code_have_the_same_key(messages, extra):
+    """A client's messages are keyed from its JSON when they hold only strings, and its
+    fields from what it set when they hold no model: the key must be the one of the
+    validated request all the same."""
+    body = {**BASE, "messages": messages, "temperature": 1, "max_tokens": "64", **extra}
     built = cache_key(ChatRequest.model_validate(body), model="demo-identity", scope="global")
     assert key(body, scope="global") == built
 
