@@ -28,12 +28,12 @@ from cache.entry import CachedAnswer
 __all__ = ["ENTRY_OVERHEAD_BYTES", "MemoryCache", "entry_bytes"]
 
 # Per entry, besides its key, body and usage: the record (88 bytes), its stored_at
-# and expiry floats (2 x 24), the (expiry, record) tuple (56), and the OrderedDict's
-# hash slot, entry and link node (~90-140 bytes, with the slack of its power-of-two
-# table). tracemalloc sees 4-12% less than is accounted for answers under 4 KiB (as
-# for the byte entries before): the allocator's headers and rounding, which it does
-# not see (tests/unit/test_cache_accounting.py).
-ENTRY_OVERHEAD_BYTES = 280
+# and expiry floats (2 x 24), the (expiry, record, size) tuple and the size (64 + 28),
+# and the OrderedDict's hash slot, entry and link node (~90-140 bytes, with the slack
+# of its power-of-two table). tracemalloc sees 4-12% less than is accounted for
+# answers under 4 KiB (as for the byte entries before): the allocator's headers and
+# rounding, which it does not see (tests/unit/test_cache_accounting.py).
+ENTRY_OVERHEAD_BYTES = 316
 
 _EXPIRED_DROPPED_PER_SET = 8  # bounded work per write
 
@@ -52,20 +52,22 @@ def entry_bytes(key: str, answer: CachedAnswer) -> int:
 
 def _json_bytes(value: object) -> int:
     """What a decoded JSON value takes, with the values it holds (not its keys: the
-    JSON decoder shares those between documents)."""
-    if isinstance(value, dict):
-        return sys.getsizeof(value) + sum(_json_bytes(item) for item in value.values())
-    if isinstance(value, list):
-        return sys.getsizeof(value) + sum(_json_bytes(item) for item in value)
-    return 0 if value is None else sys.getsizeof(value)
+    JSON decoder shares those between documents). Scalars are sized in the loop, not
+    by a call each: a usage holds a dozen of them."""
+    size = sys.getsizeof(value)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        size += _json_bytes(item) if isinstance(item, (dict, list)) else sys.getsizeof(item)
+    return size
 
 
 class MemoryCache:
     def __init__(self, max_bytes: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_bytes = max_bytes
         self._clock = clock
-        # key -> (the monotonic time it expires, its answer), least recently used first
-        self._entries: OrderedDict[str, tuple[float, CachedAnswer]] = OrderedDict()
+        # key -> (the monotonic time it expires, its answer, its entry_bytes), least
+        # recently used first; the size is kept so that dropping an entry need not size it
+        self._entries: OrderedDict[str, tuple[float, CachedAnswer, int]] = OrderedDict()
         self._bytes = 0
 
     @property
@@ -83,7 +85,7 @@ class MemoryCache:
         return len(self._entries)
 
     def _drop(self, key: str) -> None:
-        self._bytes -= entry_bytes(key, self._entries.pop(key)[1])
+        self._bytes -= self._entries.pop(key)[2]
 
     async def get(self, key: str) -> CachedAnswer | None:
         entry = self._entries.get(key)
@@ -105,7 +107,7 @@ class MemoryCache:
             return
         while self._bytes + size > self.max_bytes:
             self._drop(next(iter(self._entries)))
-        self._entries[key] = (now + ttl_s, answer)
+        self._entries[key] = (now + ttl_s, answer, size)
         self._bytes += size
 
     def _drop_expired(self, now: float) -> None:
