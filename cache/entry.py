@@ -53,6 +53,9 @@ class CachedAnswer:
     target_id: str  # the deployment, to price what a hit saves
     stored_at: float  # Unix time
     usage: dict[str, Any] | None  # the answer's usage, to price what a hit saves
+    # What a hit saves, priced when stored: the in-process cache keeps this instead of
+    # the usage (a float, where a usage's dicts take ~750 bytes an entry).
+    saved_usd: float | None = None
 
     @classmethod
     def of(
@@ -77,6 +80,17 @@ class CachedAnswer:
             stored_at,
             usage if isinstance(usage, dict) else None,
         )
+
+    def with_body(self, body: bytes) -> CachedAnswer:
+        """The same answer with another form of its body (deflated, or inflated back)."""
+        return CachedAnswer(body, *self._about(), self.usage, self.saved_usd)
+
+    def priced(self, saved_usd: float | None) -> CachedAnswer:
+        """The same answer with what a hit saves instead of its usage."""
+        return CachedAnswer(self.body, *self._about(), None, saved_usd)
+
+    def _about(self) -> tuple[str, str, str, str, float]:
+        return self.model, self.provider, self.upstream_model, self.target_id, self.stored_at
 
     def response(self) -> ChatResponse:
         """The answer as a dict, decoded on each call: only a streamed replay and

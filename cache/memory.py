@@ -4,8 +4,9 @@ For a single process (no ``state.redis_url``) and for tests.
 
 An entry is the ``CachedAnswer`` itself (immutable, so one record serves every
 hit) with its expiry time: a hit decodes nothing and a write encodes nothing,
-where the byte form (``cache.entry``) costs a header parse on every hit. Answers
-are kept whole, compressed or not: a long answer takes its full size here.
+where the byte form (``cache.entry``) costs a header parse on every hit. A body
+above ``COMPRESS_ABOVE_BYTES`` is kept deflated, as the byte form keeps it, and
+inflated on each hit: long answers take half the memory, for ~3 us a hit.
 
 ``max_bytes`` bounds the memory the entries really take, not just their bodies:
 each entry counts what Python allocates for it (``entry_bytes``: the key, the
@@ -24,17 +25,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from cache.entry import CachedAnswer
+from cache.deflate import deflate, inflate
+from cache.entry import COMPRESS_ABOVE_BYTES, CachedAnswer
 
 __all__ = ["ENTRY_OVERHEAD_BYTES", "MemoryCache", "entry_bytes"]
 
-# Per entry, besides its key, body and usage: the record (88 bytes), its stored_at
-# and expiry floats (2 x 24), the (expiry, record, size) tuple and the size (64 + 28),
+# Per entry, besides its key, body and usage: the record (96 bytes), its stored_at,
+# saved_usd and expiry floats (3 x 24), the (expiry, record, size, deflated) tuple
+# and the size (72 + 28),
 # and the OrderedDict's hash slot, entry and link node (~90-140 bytes, with the slack
 # of its power-of-two table). tracemalloc sees 4-12% less than is accounted for
 # answers under 4 KiB (as for the byte entries before): the allocator's headers and
 # rounding, which it does not see (tests/unit/test_cache_accounting.py).
-ENTRY_OVERHEAD_BYTES = 316
+ENTRY_OVERHEAD_BYTES = 356
 
 _EXPIRED_DROPPED_PER_SET = 8  # bounded work per write
 
@@ -66,9 +69,10 @@ class MemoryCache:
     def __init__(self, max_bytes: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_bytes = max_bytes
         self._clock = clock
-        # key -> (the monotonic time it expires, its answer, its entry_bytes), least
-        # recently used first; the size is kept so that dropping an entry need not size it
-        self._entries: OrderedDict[str, tuple[float, CachedAnswer, int]] = OrderedDict()
+        # key -> (the monotonic time it expires, its answer, its entry_bytes, whether
+        # the answer's body is deflated), least recently used first; the size is kept
+        # so that dropping an entry need not size it
+        self._entries: OrderedDict[str, tuple[float, CachedAnswer, int, bool]] = OrderedDict()
         self._bytes = 0
 
     @property
@@ -96,6 +100,8 @@ class MemoryCache:
             self._drop(key)
             return None
         self._entries.move_to_end(key)
+        if entry[3]:
+            return entry[1].with_body(inflate(entry[1].body))
         return entry[1]
 
     async def set(self, key: str, answer: CachedAnswer, ttl_s: float) -> None:
@@ -103,12 +109,15 @@ class MemoryCache:
         if key in self._entries:
             self._drop(key)
         self._drop_expired(now)
+        deflated = len(answer.body) > COMPRESS_ABOVE_BYTES
+        if deflated:
+            answer = answer.with_body(deflate(answer.body))
         size = entry_bytes(key, answer)
         if size > self.max_bytes:
             return
         while self._bytes + size > self.max_bytes:
             self._drop(next(iter(self._entries)))
-        self._entries[key] = (now + ttl_s, answer, size)
+        self._entries[key] = (now + ttl_s, answer, size, deflated)
         self._bytes += size
 
     def _drop_expired(self, now: float) -> None:

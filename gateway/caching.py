@@ -140,15 +140,22 @@ class ResponseCache:
             self.metrics.cache_bytes.set(stored)
 
     def saved(self, ctx: RequestContext, answer: CachedAnswer) -> float | None:
-        target = self.targets.get(answer.target_id)
-        if target is None:
-            return None
-        cost = usage_cost_usd(answer.usage, target)
+        cost = answer.saved_usd if answer.saved_usd is not None else self._saving(answer)
         if cost:
             self._saved[answer.model, answer.provider, ctx.caller.name].inc(cost)
         return cost
 
+    def _saving(self, answer: CachedAnswer) -> float | None:
+        """What a hit of ``answer`` saves at its deployment's prices (None: a
+        deployment no longer configured)."""
+        target = self.targets.get(answer.target_id)
+        return None if target is None else usage_cost_usd(answer.usage, target)
+
     async def write(self, key: str, answer: CachedAnswer) -> None:
+        if not self.backend.shared:
+            # This process's prices are the ones its hits are priced at: price the
+            # answer now and keep the number, not the usage.
+            answer = answer.priced(self._saving(answer))
         await self.backend.set(key, answer, self.ttl_s)
         self._show_stored_bytes()
 

@@ -104,3 +104,16 @@ async def test_an_answer_is_accounted_with_its_body_and_its_usage():
     await cache.set("with usage", with_usage, ttl_s=60)
     assert entry_size("k", with_usage) > entry_size("k", bare) + 2000  # the body and the usage
     assert cache.stored_bytes() == entry_size("bare", bare) + entry_size("with usage", with_usage)
+
+
+async def test_a_long_answer_is_kept_deflated_and_comes_back_whole():
+    """Long answers take about half their size in memory (as in the byte form), and a hit
+    still sends exactly the bytes that were stored."""
+    cache = MemoryCache(1_000_000)
+    words = " ".join(f"word{i % 97}" for i in range(2_000)).encode()
+    long_answer = answer(b'{"content": "' + words + b'"}')
+    await cache.set("long", long_answer, ttl_s=60)
+    assert cache.stored_bytes() < len(long_answer.body) / 2
+    hit = await cache.get("long")
+    assert hit is not None and hit.body == long_answer.body
+    assert (hit.model, hit.target_id, hit.usage) == ("demo", "demo/0", USAGE)
