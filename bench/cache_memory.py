@@ -3,7 +3,8 @@
     PYTHONPATH=.:bench python bench/cache_memory.py [--max-mib 16] [--writes 3]
 
 For answers of a few sizes (the benchmark's small completion, and longer ones),
-fills a ``MemoryCache`` of ``--max-mib`` with distinct encoded answers, keeps
+fills a ``MemoryCache`` of ``--max-mib`` with distinct answers (as the gateway
+stores them in process: priced, without their usage), keeps
 writing until ``--writes`` times its capacity went through it (so eviction
 churns), and prints per value size: the entries held, the bytes accounted
 (``stored_bytes``, what ``max_bytes`` bounds), the RSS the process grew by, and
@@ -23,7 +24,7 @@ import tracemalloc
 
 import bodies
 
-from cache.entry import CachedAnswer, encode_answer
+from cache.entry import CachedAnswer
 from cache.memory import MemoryCache
 
 SIZES = {"small": 0, "1 KB reply": 1_000, "8 KB reply": 8_000}
@@ -37,20 +38,21 @@ def rss_bytes() -> int:
     return 0
 
 
-def answer(n: int, extra: int) -> bytes:
-    """A distinct encoded answer: the bench completion, its reply grown by ``extra`` bytes
+def answer(n: int, extra: int) -> CachedAnswer:
+    """A distinct answer: the bench completion, its reply grown by ``extra`` bytes
     of varied words (compressible about as well as real text)."""
     response = bodies.completion()
     response["id"] = f"chatcmpl-{n:024d}"
     if extra:
         words = " ".join(f"w{(n * 7919 + i * 104729) % 100_003}" for i in range(extra // 7))
         response["choices"][0]["message"]["content"] += " " + words
-    return encode_answer(CachedAnswer.of(response, "bench", "bench", "gpt-4o-mini", "b/0", 0.0))
+    stored = CachedAnswer.of(response, "bench", "bench", "gpt-4o-mini", "b/0", 0.0)
+    return stored.priced(0.0001)  # what ``ResponseCache.write`` keeps in process
 
 
 def measure(max_mib: int, writes: float, extra: int, traced: bool) -> tuple[int, int, int, int]:
     cache = MemoryCache(max_mib * 2**20)
-    value_size = len(answer(0, extra))
+    value_size = len(answer(0, extra).body)
     planned = int(writes * cache.max_bytes / (value_size + 300))
     if traced:
         tracemalloc.start()
@@ -80,7 +82,7 @@ def main() -> int:
         held, accounted, rss, traced = measure(
             args.max_mib, args.writes, SIZES[size], mode == "traced"
         )
-        print(held, accounted, rss, traced, len(answer(0, SIZES[size])))
+        print(held, accounted, rss, traced, len(answer(0, SIZES[size]).body))
         return 0
     print(f"max_bytes {args.max_mib} MiB, {args.writes:g}x its capacity written\n")
     print(

@@ -1,14 +1,20 @@
-"""The contract every cache backend keeps: opaque bytes in, bytes out, with a TTL.
+"""The contract every cache backend keeps: answers in, answers out, with a TTL.
 
-Backends know nothing about chat: keys come from ``cache.keys``, values from
-``cache.entry``. A backend never raises for a store that is unavailable: a
-failed ``get`` is a miss and a failed ``set`` is dropped, and ``available``
-tells the caller which of the two a ``None`` was.
+How an answer is kept is the backend's business: a store shared with other
+processes (Redis) holds its compact bytes (``cache.entry``); the in-process one
+holds the immutable ``CachedAnswer`` itself, so that its hit decodes nothing and
+its write encodes nothing. Keys come from ``cache.keys``.
+
+A backend never raises for a store that is unavailable: a failed ``get`` is a
+miss and a failed ``set`` is dropped, and ``available`` tells the caller which
+of the two a ``None`` was.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
+
+from cache.entry import CachedAnswer
 
 __all__ = ["CacheBackend"]
 
@@ -29,12 +35,12 @@ class CacheBackend(Protocol):
         """Bytes the backend holds (an estimate for stores shared with other processes)."""
         ...
 
-    async def get(self, key: str) -> bytes | None:
-        """The value stored under ``key`` and not yet expired, else None."""
+    async def get(self, key: str) -> CachedAnswer | None:
+        """The answer stored under ``key`` and not yet expired, else None."""
         ...
 
-    async def set(self, key: str, value: bytes, ttl_s: float) -> None:
-        """Store ``value`` under ``key`` for ``ttl_s`` seconds, replacing any older value."""
+    async def set(self, key: str, answer: CachedAnswer, ttl_s: float) -> None:
+        """Store ``answer`` under ``key`` for ``ttl_s`` seconds, replacing any older one."""
         ...
 
     async def claim(self, key: str, ttl_s: float) -> bool:

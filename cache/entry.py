@@ -7,9 +7,11 @@ so that a hit answers with the same headers and can price what it saved without
 reading the body. Streamed answers are stored assembled (``providers.assembly``),
 so one entry serves JSON and streaming requests alike.
 
-Bytes: a marker byte, a small JSON header (the metadata), a newline, then the
-body. A JSON hit sends the body as it is: no parse, no re-encoding. orjson never
-writes a raw newline, so the first one ends the header.
+The byte form is what a store shared between processes (Redis) keeps; the
+in-process cache keeps the record itself (``cache.memory``). Bytes: a marker
+byte, a small JSON header (the metadata), a newline, then the body. A JSON hit
+sends the body as it is: no parse, no re-encoding. orjson never writes a raw
+newline, so the first one ends the header.
 
 A body above ``COMPRESS_ABOVE_BYTES`` is deflated (``cache.deflate``). Below it,
 compression does not pay: zlib at level 1 cost ~230,000 instructions (~9 us on
@@ -51,6 +53,9 @@ class CachedAnswer:
     target_id: str  # the deployment, to price what a hit saves
     stored_at: float  # Unix time
     usage: dict[str, Any] | None  # the answer's usage, to price what a hit saves
+    # What a hit saves, priced when stored: the in-process cache keeps this instead of
+    # the usage (a float, where a usage's dicts take ~750 bytes an entry).
+    saved_usd: float | None = None
 
     @classmethod
     def of(
@@ -62,10 +67,12 @@ class CachedAnswer:
         target_id: str,
         stored_at: float,
     ) -> CachedAnswer:
-        """The entry of a whole answer (encoded once, here)."""
+        """The entry of a whole answer (encoded once, here). The JSON is copied out of
+        orjson's bytes, which keep the capacity of its output buffer (4 KiB at least,
+        whatever the answer's length): a cache holds the body for its TTL."""
         usage = response.get("usage")
         return cls(
-            orjson.dumps(response),
+            memoryview(orjson.dumps(response)).tobytes(),
             model,
             provider,
             upstream_model,
@@ -73,6 +80,17 @@ class CachedAnswer:
             stored_at,
             usage if isinstance(usage, dict) else None,
         )
+
+    def with_body(self, body: bytes) -> CachedAnswer:
+        """The same answer with another form of its body (deflated, or inflated back)."""
+        return CachedAnswer(body, *self._about(), self.usage, self.saved_usd)
+
+    def priced(self, saved_usd: float | None) -> CachedAnswer:
+        """The same answer with what a hit saves instead of its usage."""
+        return CachedAnswer(self.body, *self._about(), None, saved_usd)
+
+    def _about(self) -> tuple[str, str, str, str, float]:
+        return self.model, self.provider, self.upstream_model, self.target_id, self.stored_at
 
     def response(self) -> ChatResponse:
         """The answer as a dict, decoded on each call: only a streamed replay and

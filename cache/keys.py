@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Set
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 from pydantic import BaseModel
@@ -52,55 +52,86 @@ def cache_key(request: ChatRequest, *, model: str, scope: str) -> str:
         },
         option=orjson.OPT_SORT_KEYS,
     )
-    return hashlib.blake2b(canonical, digest_size=32).hexdigest()
+    hasher = _BLAKE2B_256.copy()
+    hasher.update(canonical)
+    return hasher.hexdigest()
 
 
-def canonical_fields(model: BaseModel, excluded: Set[str] = frozenset()) -> dict[str, Any]:
-    """``model.model_dump(exclude=excluded, exclude_none=True)``: defaults filled in
+# Copied for each key: cheaper (~1,200 instructions) than the constructor's keyword parsing.
+_BLAKE2B_256 = hashlib.blake2b(digest_size=32)
+
+
+def canonical_fields(request: ChatRequest, excluded: Set[str] = EXCLUDED_FIELDS) -> dict[str, Any]:
+    """``request.model_dump(exclude=excluded, exclude_none=True)``: defaults filled in
     and nulls dropped, so an explicit default and an omitted field ask the same
     question; nulls inside free-form values (a JSON schema) are kept.
 
-    Built from the fields the client set plus the few defaults that are not null,
-    where a dump visits every declared field, set or not: a request sets a handful
-    of ChatRequest's 17 fields and two of a message's five."""
-    values = model.__dict__
-    extra = model.__pydantic_extra__ or {}
-    data: dict[str, Any] = {}
-    fields_set = model.__pydantic_fields_set__
+    Built in Python from what the client set when no model needs dumping: a handful
+    of ChatRequest's 17 fields, where the serializer visits all of them (the bench's
+    request, its messages apart: ~6,000 instructions against ~17,000). Else through
+    the model's serializer itself, without ``model_dump``'s wrapper."""
+    fields = _plain_fields(request, excluded)
+    if fields is None:
+        return _dump(request, exclude=set(excluded), exclude_none=True)
+    return fields
+
+
+_dump = ChatRequest.__pydantic_serializer__.to_python
+
+
+def _plain_fields(request: ChatRequest, excluded: Set[str]) -> dict[str, Any] | None:
+    """The dump of ``request`` when it holds no model but plain messages, else None.
+
+    The fields the client set (its unknown ones included) as validation left them,
+    and the defaults that are not null: an unset field holds its default, and a
+    value with no model in it dumps as itself."""
+    values = request.__dict__
+    extra = request.__pydantic_extra__ or {}
+    fields_set = request.__pydantic_fields_set__
+    fields: dict[str, Any] = {}
     for name in fields_set:
         value = values[name] if name in values else extra[name]
-        if value is not None and name not in excluded:
-            data[name] = value if isinstance(value, _AS_IS) else _canonical_value(value)
-    for name, default in _defaults(type(model)):
+        if value is None or name in excluded:
+            continue
+        if name in _HOLDS_MODELS:
+            value = _plain_messages(request) if name == "messages" else None
+            if value is None:
+                return None  # models to dump: the serializer's work
+        fields[name] = value
+    for name, default in _NON_NULL_DEFAULTS:
         if name not in fields_set and name not in excluded:
-            data[name] = default
-    return data
+            fields[name] = default
+    return fields
 
 
-def _canonical_value(value: Any) -> Any:
-    if isinstance(value, _AS_IS):  # first: the check against BaseModel (an ABC) costs more
-        return value
-    if isinstance(value, list):
-        return [_canonical_value(item) for item in value]
-    if isinstance(value, BaseModel):
-        return canonical_fields(value)
-    return value
+def _plain_messages(request: ChatRequest) -> list[dict[str, str]] | None:
+    """The client's own JSON of the request's messages, when every value in them is a
+    string; else None. It is what the upstream is sent (``to_openai_body``), so the
+    key covers exactly that; a request built in code has no client JSON (None)."""
+    sent = getattr(request, "_client_json", None)
+    if sent is None:
+        return None
+    messages: list[dict[str, str]] = sent["messages"]
+    for message in messages:
+        for value in message.values():
+            if type(value) is not str:
+                return None
+    return messages
 
 
-# Values that hold no model: scalars, and free-form values (whose nulls are kept).
-_AS_IS = (str, int, float, dict)
+def _holds_models(annotation: Any) -> bool:
+    """Whether a value of this type may hold a pydantic model (a field's annotation)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_models(arg) for arg in get_args(annotation))
 
 
-_DEFAULTS: dict[type[BaseModel], tuple[tuple[str, Any], ...]] = {}
-
-
-def _defaults(cls: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
-    """The declared fields of ``cls`` whose default is not null, with their defaults."""
-    found = _DEFAULTS.get(cls)
-    if found is None:
-        found = _DEFAULTS[cls] = tuple(
-            (name, info.get_default(call_default_factory=True))
-            for name, info in cls.model_fields.items()
-            if not info.is_required() and info.get_default(call_default_factory=True) is not None
-        )
-    return found
+# ChatRequest's fields whose values may hold models, and its defaults that are not null.
+_HOLDS_MODELS = frozenset(
+    name for name, info in ChatRequest.model_fields.items() if _holds_models(info.annotation)
+)
+_NON_NULL_DEFAULTS = tuple(
+    (name, info.get_default(call_default_factory=True))
+    for name, info in ChatRequest.model_fields.items()
+    if not info.is_required() and info.get_default(call_default_factory=True) is not None
+)

@@ -1,9 +1,10 @@
 """Response cache in Redis, shared by every worker and replica.
 
-Entries live under ``<prefix><key>`` with a TTL (``SET ... PX``); values arrive
-already compact (``cache.entry``). A claim for single flight across processes
-is a ``SET NX PX`` on ``<prefix>lock:<key>`` holding this process's token, and
-is released only by the process that holds it.
+Entries live under ``<prefix><key>`` with a TTL (``SET ... PX``), each answer in
+its compact byte form (``cache.entry``): bytes that do not decode read as a miss.
+A claim for single flight across processes is a ``SET NX PX`` on
+``<prefix>lock:<key>`` holding this process's token, and is released only by the
+process that holds it.
 
 Redis going away never fails a request: a failed read is a miss, a failed write
 is dropped, each is counted (``on_error``) and the first of an outage is logged.
@@ -31,6 +32,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from cache.entry import CachedAnswer, decode_answer, encode_answer
 
 __all__ = ["RedisCache"]
 
@@ -127,11 +130,12 @@ class RedisCache:
                 self.on_error(operation)
             return failed
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> CachedAnswer | None:
         value = await self._run("cache_get", lambda: self.redis.get(self.prefix + key), None)
-        return value if isinstance(value, bytes) else None
+        return decode_answer(value) if isinstance(value, bytes) else None
 
-    async def set(self, key: str, value: bytes, ttl_s: float) -> None:
+    async def set(self, key: str, answer: CachedAnswer, ttl_s: float) -> None:
+        value = encode_answer(answer)
         ttl_ms = max(1, int(ttl_s * 1000))
         stored = await self._run(
             "cache_set", lambda: self.redis.set(self.prefix + key, value, px=ttl_ms), None

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from cache.base import CacheBackend
-from cache.entry import CachedAnswer, decode_answer, encode_answer
+from cache.entry import CachedAnswer
 from cache.flights import Flight, SingleFlight
 from cache.keys import cache_key
 from cache.memory import MemoryCache
@@ -64,6 +64,7 @@ __all__ = ["CacheSlot", "ResponseCache", "cache_directives", "open_response_cach
 
 log = logging.getLogger("arbiter.cache")
 
+_NO_LOOKUP = frozenset({"no-cache", "no-store"})  # Cache-Control directives that skip it
 _POLL_FIRST_S = 0.01
 _POLL_MAX_S = 0.25
 
@@ -139,20 +140,23 @@ class ResponseCache:
             self.metrics.cache_bytes.set(stored)
 
     def saved(self, ctx: RequestContext, answer: CachedAnswer) -> float | None:
-        target = self.targets.get(answer.target_id)
-        if target is None:
-            return None
-        cost = usage_cost_usd(answer.usage, target)
+        cost = answer.saved_usd if answer.saved_usd is not None else self._saving(answer)
         if cost:
             self._saved[answer.model, answer.provider, ctx.caller.name].inc(cost)
         return cost
 
-    async def lookup(self, key: str) -> CachedAnswer | None:
-        value = await self.backend.get(key)
-        return decode_answer(value) if value is not None else None
+    def _saving(self, answer: CachedAnswer) -> float | None:
+        """What a hit of ``answer`` saves at its deployment's prices (None: a
+        deployment no longer configured)."""
+        target = self.targets.get(answer.target_id)
+        return None if target is None else usage_cost_usd(answer.usage, target)
 
     async def write(self, key: str, answer: CachedAnswer) -> None:
-        await self.backend.set(key, encode_answer(answer), self.ttl_s)
+        if not self.backend.shared:
+            # This process's prices are the ones its hits are priced at: price the
+            # answer now and keep the number, not the usage.
+            answer = answer.priced(self._saving(answer))
+        await self.backend.set(key, answer, self.ttl_s)
         self._show_stored_bytes()
 
     def release_later(self, key: str) -> None:
@@ -170,12 +174,12 @@ class ResponseCache:
         while time.monotonic() < deadline:
             await asyncio.sleep(pause)
             pause = min(pause * 1.5, _POLL_MAX_S)
-            answer = await self.lookup(key)
+            answer = await self.backend.get(key)
             if answer is not None:
                 return answer, False
             if await self.backend.claim(key, self.wait_s):
                 # The leader may have stored its answer and let go between our two reads.
-                answer = await self.lookup(key)
+                answer = await self.backend.get(key)
                 if answer is None:
                     return None, True
                 await self.backend.release(key)
@@ -198,7 +202,7 @@ class CacheSlot:
         self.answer: CachedAnswer | None = None
         identity = cache.identities.get(ctx.chat.model) if cache.enabled else None
         self.active = identity is not None
-        self.read = self.active and not directives & {"no-cache", "no-store"}
+        self.read = self.active and not directives & _NO_LOOKUP
         self.write = self.active and "no-store" not in directives
         self.key = ""
         if identity is not None:
@@ -213,7 +217,7 @@ class CacheSlot:
         if not self.read:
             self.ctx.cache = "bypass"
             return self
-        answer = await self.cache.lookup(self.key)
+        answer = await self.cache.backend.get(self.key)
         self.cache.looked_up(failed=not self.cache.backend.available)
         if answer is None and self.cache.coalesce:
             try:

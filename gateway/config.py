@@ -187,7 +187,7 @@ class CacheSettings(_Strict):
     ttl_s: float = Field(default=600.0, gt=0)
     scope: Literal["key", "global"] = "key"
     # In-process cache only (no state.redis_url): the memory its entries may take, per
-    # process, counted as Python holds them. 8 MiB holds ~6,700 short answers and keeps
+    # process, counted as Python holds them. 8 MiB holds ~6,900 short answers and keeps
     # one worker near 85 MB RSS under load (bench/README.md, Memory).
     max_bytes: int = Field(default=8 * 1024 * 1024, ge=0)
     coalesce: bool = True  # identical requests in flight wait for the first one's answer

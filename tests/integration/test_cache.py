@@ -3,6 +3,7 @@ and never crosses from one key to another. Against a counting fake OpenAI upstre
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -87,6 +88,25 @@ def test_a_repeated_request_is_a_hit_with_the_same_answer_and_no_upstream_call(
     assert second.headers["x-arbiter-attempts"] == "0"
     assert "x-request-id" in second.headers
     assert fake_openai.count() == 1
+
+
+def test_a_long_answer_is_a_hit_with_the_very_bytes_first_sent(arbiter, fake_openai):
+    long_question = [{"role": "user", "content": "tell me everything about caching " * 300}]
+    first = ask(arbiter, messages=long_question)
+    second = ask(arbiter, messages=long_question)
+    assert len(first.content) > 8192
+    assert second.headers["x-arbiter-cache"] == "hit"
+    assert second.content == first.content
+    assert fake_openai.count() == 1
+
+
+def test_an_answer_older_than_ttl_s_is_asked_for_again(gateway, fake_openai):
+    server = gateway(cache_config(fake_openai.url, ttl_s=0.3))
+    assert ask(server).headers["x-arbiter-cache"] == "miss"
+    assert ask(server).headers["x-arbiter-cache"] == "hit"
+    time.sleep(0.4)
+    assert ask(server).headers["x-arbiter-cache"] == "miss"
+    assert fake_openai.count() == 2
 
 
 @pytest.mark.parametrize(

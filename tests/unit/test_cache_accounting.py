@@ -12,12 +12,12 @@ import tracemalloc
 
 import pytest
 
-from cache.entry import CachedAnswer, encode_answer
+from cache.entry import CachedAnswer
 from cache.memory import MemoryCache
 
 
-def encoded_answer(n: int, reply_words: int) -> bytes:
-    """A distinct answer as the cache stores it (compressed when long)."""
+def distinct_answer(n: int, reply_words: int) -> CachedAnswer:
+    """A distinct answer, as the gateway stores it."""
     content = " ".join(f"word{(n * 31 + i) % 9973}" for i in range(reply_words))
     response = {
         "id": f"chatcmpl-{n}",
@@ -33,8 +33,7 @@ def encoded_answer(n: int, reply_words: int) -> bytes:
         ],
         "usage": {"prompt_tokens": 12, "completion_tokens": reply_words, "total_tokens": 99},
     }
-    answer = CachedAnswer.of(response, "demo", "openai", "gpt-4o-mini", "demo/0", 1.0)
-    return encode_answer(answer)
+    return CachedAnswer.of(response, "demo", "openai", "gpt-4o-mini", "demo/0", 1.0)
 
 
 def key(n: int) -> str:
@@ -45,17 +44,19 @@ async def fill(cache: MemoryCache, answers: int, reply_words: int) -> int:
     """Writes distinct answers; returns the most bytes the cache ever said it held."""
     most = 0
     for n in range(answers):
-        await cache.set(key(n), encoded_answer(n, reply_words), ttl_s=600)
+        await cache.set(key(n), distinct_answer(n, reply_words), ttl_s=600)
         most = max(most, cache.stored_bytes())
     return most
 
 
-# What the cache holds was allocated in one of these: the key (here), the encoded value
-# (cache/entry.py), the stored entry and the dict's growth (cache/memory.py). Other
-# threads (servers other tests left running) allocate elsewhere and are not counted.
+# What the cache holds was allocated in one of these: the key and the usage (here), the
+# record and its body (cache/entry.py; a long body deflated: cache/deflate.py), the entry
+# and the dict's growth (cache/memory.py). Other threads (servers other tests left
+# running) allocate elsewhere and are not counted.
 WHERE_ENTRIES_ARE_MADE = [
     tracemalloc.Filter(True, __file__),
     tracemalloc.Filter(True, "*/cache/entry.py"),
+    tracemalloc.Filter(True, "*/cache/deflate.py"),
     tracemalloc.Filter(True, "*/cache/memory.py"),
 ]
 

@@ -1,5 +1,5 @@
-"""The Redis cache backend: values with TTL under a prefix, claims across processes, and a
-Redis that is away read as misses, counted, and tried again later."""
+"""The Redis cache backend: answers in their byte form with a TTL under a prefix, claims
+across processes, and a Redis that is away read as misses, counted, and tried again later."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from cache.entry import CachedAnswer, encode_answer
 from cache.redis import RedisCache
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def answer(text: str) -> CachedAnswer:
+    body = b'{"id": "chatcmpl-1", "content": "%s"}' % text.encode()
+    return CachedAnswer(body, "demo", "openai", "gpt-4o-mini", "demo/0", 1700.0, None)
 
 
 class Clock:
@@ -45,22 +51,30 @@ async def test_values_are_stored_under_the_prefix_with_a_ttl(redis):
     client, prefix = redis
     cache = RedisCache(client, prefix=prefix + "cache:")
     assert await cache.get("abc") is None
-    await cache.set("abc", b"\x00value", ttl_s=30)
-    assert await cache.get("abc") == b"\x00value"
-    assert await client.get(prefix + "cache:abc") == b"\x00value"
+    await cache.set("abc", answer("hello"), ttl_s=30)
+    assert await cache.get("abc") == answer("hello")
+    assert await client.get(prefix + "cache:abc") == encode_answer(answer("hello"))
     assert 0 < await client.pttl(prefix + "cache:abc") <= 30_000
-    assert cache.stored_bytes() == len(b"\x00value")
+    assert cache.stored_bytes() == len(encode_answer(answer("hello")))
+
+
+async def test_bytes_that_are_not_an_answer_read_as_a_miss(redis):
+    client, prefix = redis
+    cache = RedisCache(client, prefix=prefix)
+    await client.set(prefix + "abc", b"not an answer", px=30_000)
+    assert await cache.get("abc") is None
 
 
 async def test_the_stored_bytes_estimate_forgets_expired_writes(redis):
     client, prefix = redis
     clock = Clock()
     cache = RedisCache(client, prefix=prefix, clock=clock)
-    await cache.set("a", b"x" * 10, ttl_s=5)
-    await cache.set("b", b"x" * 20, ttl_s=50)
-    assert cache.stored_bytes() == 30
+    short, long = answer("x"), answer("x" * 20)
+    await cache.set("a", short, ttl_s=5)
+    await cache.set("b", long, ttl_s=50)
+    assert cache.stored_bytes() == len(encode_answer(short)) + len(encode_answer(long))
     clock.now += 6
-    assert cache.stored_bytes() == 20
+    assert cache.stored_bytes() == len(encode_answer(long))
 
 
 async def test_one_process_at_a_time_holds_a_claim(redis):
@@ -81,12 +95,12 @@ async def test_an_unreachable_redis_is_a_miss_counted_and_retried_later():
     cache = RedisCache(dead, prefix="p:", retry_after_s=2, on_error=errors.append, clock=clock)
     assert await cache.get("k") is None
     assert errors == ["cache_get"] and not cache.available
-    await cache.set("k", b"v", ttl_s=10)  # skipped while marked down: not even tried
+    await cache.set("k", answer("v"), ttl_s=10)  # skipped while marked down: not even tried
     assert await cache.claim("k", 10)  # nobody to coordinate with: compute for yourself
     assert errors == ["cache_get"]
     clock.now += 2
     assert cache.available
-    await cache.set("k", b"v", ttl_s=10)
+    await cache.set("k", answer("v"), ttl_s=10)
     assert errors == ["cache_get", "cache_set"]
     assert cache.stored_bytes() == 0
     await dead.aclose()
@@ -120,7 +134,7 @@ async def test_a_release_is_tried_even_after_another_call_failed(redis):
     there = RedisCache(client, prefix=prefix)
     assert await here.claim("k", ttl_s=60)
     flaky.failing = True
-    await here.set("k", b"answer", ttl_s=60)  # fails: Redis is left alone for a while
+    await here.set("k", answer("hi"), ttl_s=60)  # fails: Redis is left alone for a while
     flaky.failing = False
     assert not here.available
     await here.release("k")
