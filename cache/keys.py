@@ -108,7 +108,7 @@ def _plain_messages(request: ChatRequest) -> list[dict[str, str]] | None:
     """The client's own JSON of the request's messages, when every value in them is a
     string; else None. It is what the upstream is sent (``to_openai_body``), so the
     key covers exactly that; a request built in code has no client JSON (None)."""
-    sent = getattr(request, "_client_json", None)
+    sent = request.client_json
     if sent is None:
         return None
     messages: list[dict[str, str]] = sent["messages"]

@@ -32,11 +32,11 @@ __all__ = ["ENTRY_OVERHEAD_BYTES", "MemoryCache", "entry_bytes"]
 
 # Per entry, besides its key, body and usage: the record (96 bytes), its stored_at,
 # saved_usd and expiry floats (3 x 24), the (expiry, record, size, deflated) tuple
-# and the size (72 + 28),
-# and the OrderedDict's hash slot, entry and link node (~90-140 bytes, with the slack
-# of its power-of-two table). tracemalloc sees 4-12% less than is accounted for
-# answers under 4 KiB (as for the byte entries before): the allocator's headers and
-# rounding, which it does not see (tests/unit/test_cache_accounting.py).
+# and the size (72 + 28), and the OrderedDict's hash slot, entry and link node
+# (~90-140 bytes, with the slack of its power-of-two table). tracemalloc sees 4-12%
+# less than is accounted for answers under 4 KiB (as for the byte entries before):
+# the allocator's headers and rounding, which it does not see
+# (tests/unit/test_cache_accounting.py).
 ENTRY_OVERHEAD_BYTES = 356
 
 _EXPIRED_DROPPED_PER_SET = 8  # bounded work per write

@@ -152,15 +152,19 @@ def value_of(metric: Counter | Gauge) -> Any:
     return metric._value
 
 
-class BoundValues(dict[tuple[str, ...], Any]):
-    """A counter's values (``value_of``) by label values, bound on first use."""
+class BoundValues(dict[Any, Any]):
+    """A counter's values (``value_of``) by label values, bound on first use (a value
+    never counted has no series). ``given``: the first labels' values, the same for
+    every key; a key is the rest, as a tuple, or the last label's value alone (one
+    string: no tuple to build and hash per request)."""
 
-    def __init__(self, metric: Counter) -> None:
+    def __init__(self, metric: Counter, *given: str) -> None:
         super().__init__()
-        self.metric = metric
+        self.metric, self.given = metric, given
 
-    def __missing__(self, values: tuple[str, ...]) -> Any:
-        value = self[values] = value_of(self.metric.labels(*values))
+    def __missing__(self, key: str | tuple[str, ...]) -> Any:
+        rest = key if type(key) is tuple else (key,)
+        value = self[key] = value_of(self.metric.labels(*self.given, *rest))
         return value
 
 
@@ -183,20 +187,6 @@ class HistogramSeries:
             self._buckets[bisect_left(self._bounds, amount)].inc(1)
 
 
-class _ByLastLabel(dict[str, Any]):
-    """A counter's values by the value of its last label, the others given; bound on
-    first use (a value never counted has no series). Keyed by one string: no tuple
-    to build and hash per request."""
-
-    def __init__(self, metric: Counter, *given: str) -> None:
-        super().__init__()
-        self.metric, self.given = metric, given
-
-    def __missing__(self, last: str) -> Any:
-        value = self[last] = value_of(self.metric.labels(*self.given, last))
-        return value
-
-
 class _Served:
     """The series of one answering (model, provider) pair, bound once: binding takes
     a lock and a dict lookup that the hot path need not repeat."""
@@ -204,7 +194,7 @@ class _Served:
     __slots__ = ("completion", "duration", "prompt", "requests", "ttft")
 
     def __init__(self, m: Metrics, model: str, provider: str) -> None:
-        self.requests = _ByLastLabel(m.requests, model, provider)  # by status
+        self.requests = BoundValues(m.requests, model, provider)  # by status
         self.duration = HistogramSeries(m.duration.labels(model, provider))
         self.ttft = HistogramSeries(m.ttft.labels(model, provider))
         self.prompt = value_of(m.tokens.labels(model, provider, "prompt"))
@@ -228,7 +218,7 @@ class MetricsHook:
         self._inflight = value_of(metrics.inflight)
         self._requests = BoundValues(metrics.requests)
         self._served: dict[tuple[str, str], _Served] = {}
-        self._lookups = _ByLastLabel(metrics.cache)  # by result
+        self._lookups = BoundValues(metrics.cache)  # by result
 
     def _bound(self, model: str, provider: str) -> _Served:
         served = self._served.get((model, provider))

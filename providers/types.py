@@ -133,6 +133,13 @@ class ChatRequest(_Open):
         object.__setattr__(request, "_client_json", data)
         return request
 
+    @property
+    def client_json(self) -> dict[str, Any] | None:
+        """The client's JSON object this request was parsed from (``from_client``);
+        None for a request built in code or assigned to since. Read it, don't change it."""
+        sent: dict[str, Any] | None = getattr(self, "_client_json", None)
+        return sent
+
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, "_client_json", None)  # no longer what the client sent
         super().__setattr__(name, value)
@@ -145,7 +152,7 @@ class ChatRequest(_Open):
         set fields, but for the fields validation may have changed (numbers, booleans
         and the objects holding them: ``"max_tokens": "256"`` is 256, ``1`` a float
         temperature), which are taken from the request."""
-        sent: dict[str, Any] | None = getattr(self, "_client_json", None)
+        sent = self.client_json
         if sent is None:
             return self.model_dump(exclude_unset=True, exclude_none=False)
         body = dict(sent)
