@@ -20,14 +20,13 @@ __all__ = ["GatewayServer", "fast_server_options"]
 def fast_server_options() -> dict[str, Any]:
     """uvloop and httptools, named explicitly rather than left to uvicorn's "auto",
     so a missing one is visible here and not a silent slowdown (bench/README.md);
-    httptools through ``ArbiterHttpToolsProtocol`` (a response's head and body in
-    one write). The pure-Python fallbacks keep a platform without them (Windows,
-    PyPy) working."""
+    httptools through Arbiter's own protocol class (``ArbiterHttpProtocol``). The
+    pure-Python fallbacks keep a platform without them (Windows, PyPy) working."""
     http: Any = "h11"
     if importlib.util.find_spec("httptools"):
-        from gateway.http_protocol import ArbiterHttpToolsProtocol
+        from gateway.http_protocol import ArbiterHttpProtocol
 
-        http = ArbiterHttpToolsProtocol
+        http = ArbiterHttpProtocol
     return {"loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio", "http": http}
 
 

@@ -6,12 +6,12 @@ import importlib.util
 
 import pytest
 
-from gateway.http_protocol import ArbiterHttpToolsProtocol
+from gateway.http_protocol import ArbiterHttpProtocol
 from gateway.server import fast_server_options
 
 
 def test_uvloop_and_httptools_are_chosen_when_installed():
-    assert fast_server_options() == {"loop": "uvloop", "http": ArbiterHttpToolsProtocol}
+    assert fast_server_options() == {"loop": "uvloop", "http": ArbiterHttpProtocol}
 
 
 def test_pure_python_fallbacks_without_them(monkeypatch: pytest.MonkeyPatch):
