@@ -35,11 +35,6 @@ class _UnexpectedMessage(Exception):
     """A second response began on a connection that asked for one."""
 
 
-def _expire(waiter: asyncio.Future[bool]) -> None:
-    if not waiter.done():
-        waiter.set_result(False)
-
-
 async def open_connection(
     host: str,
     port: int,
@@ -77,6 +72,9 @@ class H1Connection(asyncio.Protocol):
         "_transport",
         "_parser",
         "_waiter",
+        "_deadline",
+        "_timer",
+        "_timer_at",
         "_closed",
         "_write_paused",
         "_read_paused",
@@ -106,6 +104,9 @@ class H1Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[bool] | None = None
+        self._deadline = 0.0  # when the current wait times out (loop time)
+        self._timer: asyncio.TimerHandle | None = None  # fires at _timer_at, <= _deadline
+        self._timer_at = 0.0
         self._closed = False
         self._write_paused = False
         self._read_paused = False
@@ -236,16 +237,41 @@ class H1Connection(asyncio.Protocol):
                 self._raise()
 
     async def _wait(self, timeout: float | None) -> bool:
-        """Until a protocol callback wakes us (True) or ``timeout`` passes (False)."""
-        waiter = self._loop.create_future()
+        """Until a protocol callback wakes us (True) or ``timeout`` passes (False).
+
+        The connection keeps one timer across its waits, not one per wait: a wait
+        moves the deadline, and the timer, when it fires, expires a wait whose
+        deadline has passed or sets itself again for the one that has not. A timer
+        set and cancelled per wait was ~2 us of every upstream call."""
+        loop = self._loop
+        waiter = loop.create_future()
         self._waiter = waiter
-        timer = None if timeout is None else self._loop.call_later(timeout, _expire, waiter)
+        if timeout is None:
+            self._deadline = 0.0
+        else:
+            deadline = self._deadline = loop.time() + timeout
+            if self._timer is None or deadline < self._timer_at:
+                self._arm(deadline)
         try:
             return await waiter
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
+
+    def _arm(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self._loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done() or not self._deadline:
+            return  # no wait with a timeout: the next one sets the timer again
+        if self._loop.time() >= self._deadline:
+            waiter.set_result(False)
+        else:
+            self._arm(self._deadline)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -266,6 +292,9 @@ class H1Connection(asyncio.Protocol):
     def _mark_closed(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             self._on_closed(self)
 
     def _ends_at_eof(self) -> bool:

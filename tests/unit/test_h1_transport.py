@@ -379,6 +379,35 @@ async def test_read_timeout_between_body_pieces(serve):
             await response.aread()
 
 
+async def test_the_read_timeout_is_per_wait_so_a_steady_trickle_is_read_whole(serve):
+    pieces = [b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"] + [b"xx"] * 5
+    server = await serve(answer_once(*pieces))  # 20 ms apart: 100 ms in all
+    async with client(timeout=0.05) as http:
+        response = await http.get(server.url())
+    assert response.content == b"x" * 10
+
+
+async def test_a_shorter_timeout_on_a_kept_alive_connection_is_kept(serve):
+    """The connection keeps one timer across its waits: a later request with a
+    shorter timeout than the one before must still time out on its own."""
+
+    async def answer_then_stall(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        await read_request(reader)
+        await asyncio.sleep(5)
+
+    server = await serve(answer_then_stall)
+    async with client(timeout=3.0) as http:
+        assert (await http.get(server.url())).content == b"ok"
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(server.url(), timeout=0.2)
+        assert asyncio.get_running_loop().time() - started < 2.0
+    assert server.connections == 1
+
+
 async def test_write_timeout_when_the_server_reads_nothing(serve):
     server = await serve(stall)  # reads nothing
     async with client(timeout=0.3) as http:
