@@ -34,3 +34,16 @@ def test_inprocess_harness_serves_every_request(mode):
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.search(rf"^{mode}: [\d.]+ us CPU/request", done.stdout, re.M), done.stdout
     assert "garbage collector:" in done.stdout
+
+
+def test_server_protocol_harness_answers_through_both_protocols():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "server_protocol.py"), "--requests", "200"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"^uvicorn httptools +[\d.]+ us CPU/request +2\.0 writes", done.stdout, re.M)
+    assert re.search(r"^arbiter +[\d.]+ us CPU/request +1\.0 writes", done.stdout, re.M)
