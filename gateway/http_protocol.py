@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -66,11 +66,6 @@ def _method(raw: bytes) -> str:
     return method
 
 
-def _headers_of(message: Message) -> Sequence[tuple[bytes, bytes]]:
-    headers = message.get("headers", ())
-    return headers if isinstance(headers, (list, tuple)) else list(headers)
-
-
 def _address(info: Any) -> tuple[str, int] | None:
     """A socket address as ASGI's ``client``/``server``: (host, port), None for a Unix socket."""
     if isinstance(info, (tuple, list)) and len(info) >= 2:
@@ -79,7 +74,8 @@ def _address(info: Any) -> tuple[str, int] | None:
 
 
 class _Exchange:
-    """One request and its response on a connection."""
+    """One request and its response on a connection: the ``receive`` and ``send``
+    its app is called with."""
 
     __slots__ = (
         "body",
@@ -88,17 +84,25 @@ class _Exchange:
         "continue_wanted",
         "gone",
         "head",
+        "head_only",
         "keep_alive",
         "left",
         "more_body",
+        "protocol",
         "read",
         "scope",
         "started",
         "waiter",
-        "head_only",
     )
 
-    def __init__(self, scope: dict[str, Any], keep_alive: bool, continue_wanted: bool) -> None:
+    def __init__(
+        self,
+        protocol: ArbiterHttpProtocol,
+        scope: dict[str, Any],
+        keep_alive: bool,
+        continue_wanted: bool,
+    ) -> None:
+        self.protocol = protocol
         self.scope = scope
         self.keep_alive = keep_alive
         self.continue_wanted = continue_wanted  # Expect: 100-continue, not yet answered
@@ -120,6 +124,96 @@ class _Exchange:
             self.waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+
+    async def receive(self) -> Message:
+        protocol = self.protocol
+        if self.continue_wanted:
+            self.continue_wanted = False
+            if not self.started and not self.gone:
+                protocol.write(_CONTINUE)
+        while True:
+            if self.gone or self.complete:
+                return _DISCONNECT
+            body = self.body
+            if body or not (self.more_body or self.read):
+                chunk = body[0] if len(body) == 1 else b"".join(body)
+                self.body = []
+                more = self.more_body
+                self.read = not more
+                if protocol.read_paused and not protocol.queued:
+                    protocol.resume_reading()
+                return {"type": "http.request", "body": chunk, "more_body": more}
+            if protocol.read_paused and not protocol.queued:
+                protocol.resume_reading()
+            waiter = self.waiter
+            if waiter is None:
+                waiter = self.waiter = protocol.loop.create_future()
+            await waiter
+
+    async def send(self, message: Message) -> None:
+        protocol = self.protocol
+        if protocol.write_paused and not self.gone:
+            await protocol.drain()
+        if self.gone:
+            return
+        kind = message["type"]
+        if not self.started:
+            if kind != "http.response.start":
+                raise RuntimeError(f"Expected ASGI message 'http.response.start', got '{kind}'.")
+            self._begin(message)
+            return
+        if self.complete or kind != "http.response.body":
+            raise RuntimeError(f"Unexpected ASGI message '{kind}' sent.")
+        body: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
+        if self.head_only:
+            body = b""
+        elif self.chunked:
+            if body:
+                body = b"%x\r\n%s\r\n" % (len(body), body)
+            if not more:
+                body += _LAST_CHUNK
+        else:
+            left = self.left - len(body)
+            if left < 0:
+                raise RuntimeError("Response content longer than Content-Length")
+            if not more and left:
+                raise RuntimeError("Response content shorter than Content-Length")
+            self.left = left
+        head = self.head
+        if head is not None:
+            self.head = None
+            body = head + body
+        if body:
+            protocol.write(body)
+        if not more:
+            protocol.complete(self)
+
+    def _begin(self, message: Message) -> None:
+        """The response head, held until the first body bytes (one write for both)."""
+        headers = message.get("headers", ())
+        head, length, keep_alive = response_head(
+            message["status"],
+            headers if isinstance(headers, (list, tuple)) else list(headers),
+            self.protocol.server_headers(),
+            bodiless=self.head_only,
+            keep_alive=self.keep_alive,
+        )
+        self.started = True
+        self.head = head
+        self.keep_alive = keep_alive
+        if length == CHUNKED:
+            self.chunked = True
+            # A stream's head must not wait for a first chunk that may be long in coming.
+            self.protocol.loop.call_soon(self._send_head)
+        else:
+            self.left = length
+
+    def _send_head(self) -> None:
+        head = self.head
+        if head is not None and not self.gone:
+            self.head = None
+            self.protocol.write(head)
 
 
 class ArbiterHttpProtocol(asyncio.Protocol):
@@ -253,7 +347,7 @@ class ArbiterHttpProtocol(asyncio.Protocol):
         }
         # HTTP/1.0 closes after each answer (as uvicorn does), even with keep-alive asked.
         keep_alive = version != "1.0" and parser.should_keep_alive()
-        exchange = _Exchange(scope, keep_alive, self.continue_wanted)
+        exchange = _Exchange(self, scope, keep_alive, self.continue_wanted)
         self.parsing = exchange
         app = self.app
         limit = self.limit_concurrency
@@ -294,14 +388,8 @@ class ArbiterHttpProtocol(asyncio.Protocol):
         task.add_done_callback(tasks.discard)
 
     async def _run(self, exchange: _Exchange, app: App) -> None:
-        async def receive() -> Message:
-            return await self._receive(exchange)
-
-        async def send(message: Message) -> None:
-            await self._send(exchange, message)
-
         try:
-            await app(exchange.scope, receive, send)
+            await app(exchange.scope, exchange.receive, exchange.send)
         except BaseException as exc:
             log.error("Exception in ASGI application\n", exc_info=exc)
             if not exchange.started:
@@ -319,94 +407,8 @@ class ArbiterHttpProtocol(asyncio.Protocol):
                     log.error("ASGI callable returned without completing response.")
                     self._close()
 
-    async def _receive(self, exchange: _Exchange) -> Message:
-        if exchange.continue_wanted:
-            exchange.continue_wanted = False
-            if not exchange.started and not exchange.gone:
-                self._write(_CONTINUE)
-        while True:
-            if exchange.gone or exchange.complete:
-                return _DISCONNECT
-            body = exchange.body
-            if body or not (exchange.more_body or exchange.read):
-                chunk = body[0] if len(body) == 1 else b"".join(body)
-                exchange.body = []
-                more = exchange.more_body
-                exchange.read = not more
-                if self.read_paused and not self.queued:
-                    self._resume_reading()
-                return {"type": "http.request", "body": chunk, "more_body": more}
-            if self.read_paused and not self.queued:
-                self._resume_reading()
-            waiter = exchange.waiter
-            if waiter is None:
-                waiter = exchange.waiter = self.loop.create_future()
-            await waiter
-
-    async def _send(self, exchange: _Exchange, message: Message) -> None:
-        if self.write_paused and not exchange.gone:
-            await self._drain()
-        if exchange.gone:
-            return
-        kind = message["type"]
-        if not exchange.started:
-            if kind != "http.response.start":
-                raise RuntimeError(f"Expected ASGI message 'http.response.start', got '{kind}'.")
-            self._begin(exchange, message)
-            return
-        if exchange.complete or kind != "http.response.body":
-            raise RuntimeError(f"Unexpected ASGI message '{kind}' sent.")
-        body: bytes = message.get("body", b"")
-        more = message.get("more_body", False)
-        if exchange.head_only:
-            body = b""
-        elif exchange.chunked:
-            if body:
-                body = b"%x\r\n%s\r\n" % (len(body), body)
-            if not more:
-                body += _LAST_CHUNK
-        else:
-            left = exchange.left - len(body)
-            if left < 0:
-                raise RuntimeError("Response content longer than Content-Length")
-            if not more and left:
-                raise RuntimeError("Response content shorter than Content-Length")
-            exchange.left = left
-        head = exchange.head
-        if head is not None:
-            exchange.head = None
-            body = head + body
-        if body:
-            self._write(body)
-        if not more:
-            self._complete(exchange)
-
-    def _begin(self, exchange: _Exchange, message: Message) -> None:
-        """The response head, held until the first body bytes (one write for both)."""
-        head, length, keep_alive = response_head(
-            message["status"],
-            _headers_of(message),
-            self._server_headers.of(self.server_state.default_headers),
-            bodiless=exchange.head_only,
-            keep_alive=exchange.keep_alive,
-        )
-        exchange.started = True
-        exchange.head = head
-        exchange.keep_alive = keep_alive
-        if length == CHUNKED:
-            exchange.chunked = True
-            # A stream's head must not wait for a first chunk that may be long in coming.
-            self.loop.call_soon(self._send_head, exchange)
-        else:
-            exchange.left = length
-
-    def _send_head(self, exchange: _Exchange) -> None:
-        head = exchange.head
-        if head is not None and not exchange.gone:
-            exchange.head = None
-            self._write(head)
-
-    def _complete(self, exchange: _Exchange) -> None:
+    def complete(self, exchange: _Exchange) -> None:
+        """``exchange``'s answer has been written whole: the next request, or keep-alive."""
         exchange.complete = True
         exchange.wake()  # a receive() waiting for the client's disconnect gets it now
         self.server_state.total_requests += 1
@@ -421,18 +423,17 @@ class ArbiterHttpProtocol(asyncio.Protocol):
         if self.queued:
             next_exchange, app = self.queued.popleft()
             if not self.queued:
-                self._resume_reading()
+                self.resume_reading()
             self._start(next_exchange, app)
         elif self.read_paused:
-            self._resume_reading()  # the rest of an unread body is read and dropped
+            self.resume_reading()  # the rest of an unread body is read and dropped
 
     def _fail(self, exchange: _Exchange) -> None:
         """A 500 for a request the app did not answer; the connection then closes."""
         if exchange.gone:
             return
         exchange.started = exchange.complete = True
-        server_headers = self._server_headers.of(self.server_state.default_headers)
-        self._write(plain_answer(500, b"Internal Server Error", server_headers))
+        self.write(plain_answer(500, b"Internal Server Error", self.server_headers()))
         self._close()
 
     def _decline_upgrade(self) -> None:
@@ -454,13 +455,16 @@ class ArbiterHttpProtocol(asyncio.Protocol):
         if running is not None:
             running.gone = True  # nothing more of it will be answered
             running.wake()
-        server_headers = self._server_headers.of(self.server_state.default_headers)
-        self._write(plain_answer(400, b"Invalid HTTP request received.", server_headers))
+        self.write(plain_answer(400, b"Invalid HTTP request received.", self.server_headers()))
         self._close()
 
     # the transport
 
-    def _write(self, data: bytes) -> None:
+    def server_headers(self) -> bytes:
+        """The server's own headers (``date``...), encoded."""
+        return self._server_headers.of(self.server_state.default_headers)
+
+    def write(self, data: bytes) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
@@ -475,12 +479,12 @@ class ArbiterHttpProtocol(asyncio.Protocol):
             self.read_paused = True
             self.transport.pause_reading()
 
-    def _resume_reading(self) -> None:
+    def resume_reading(self) -> None:
         if self.read_paused and self.transport is not None:
             self.read_paused = False
             self.transport.resume_reading()
 
-    async def _drain(self) -> None:
+    async def drain(self) -> None:
         drained = self.drained
         if drained is None:
             drained = self.drained = self.loop.create_future()
