@@ -253,6 +253,7 @@ class ArbiterHttpProtocol(asyncio.Protocol):
         self.read_paused = False
         self.write_paused = False
         self.drained: asyncio.Future[None] | None = None
+        self.ended = False  # the client half-closed: close once its requests are answered
         self.last_active = 0.0
         self.idle_timer: asyncio.TimerHandle | None = None
 
@@ -290,8 +291,14 @@ class ArbiterHttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._refuse_malformed(exc)
 
-    def eof_received(self) -> bool | None:
-        return None  # close: a client that stopped sending gets its answer, then the close
+    def eof_received(self) -> bool:
+        """The client will send nothing more (it half-closed). What it asked whole is
+        still answered, then the connection closes; a request cut short closes it now."""
+        running = self.running
+        if running is None or running.complete or running.more_body or self.parsing:
+            return False  # the transport closes
+        self.ended = True
+        return True
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -415,7 +422,7 @@ class ArbiterHttpProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if not exchange.keep_alive:
+        if not exchange.keep_alive or (self.ended and not self.queued):
             transport.close()
             return
         self.running = None
