@@ -253,7 +253,6 @@ class ArbiterHttpProtocol(asyncio.Protocol):
         self.read_paused = False
         self.write_paused = False
         self.drained: asyncio.Future[None] | None = None
-        self.ended = False  # the client half-closed: close once its requests are answered
         self.last_active = 0.0
         self.idle_timer: asyncio.TimerHandle | None = None
 
@@ -292,13 +291,11 @@ class ArbiterHttpProtocol(asyncio.Protocol):
             self._refuse_malformed(exc)
 
     def eof_received(self) -> bool:
-        """The client will send nothing more (it half-closed). What it asked whole is
-        still answered, then the connection closes; a request cut short closes it now."""
-        running = self.running
-        if running is None or running.complete or running.more_body or self.parsing:
-            return False  # the transport closes
-        self.ended = True
-        return True
+        """The client closed its side: taken as gone (``http.disconnect``), the
+        connection closes. A gateway must hear a client leave, to stop paying for an
+        upstream call nobody waits for; a client that half-closes and still waits
+        for its answer is the rarer case, and it is the one to lose."""
+        return False  # the transport closes, then connection_lost tells the request
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -422,7 +419,7 @@ class ArbiterHttpProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if not exchange.keep_alive or (self.ended and not self.queued):
+        if not exchange.keep_alive:
             transport.close()
             return
         self.running = None
