@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -69,9 +69,9 @@ _POLL_FIRST_S = 0.01
 _POLL_MAX_S = 0.25
 
 
-def cache_directives(headers: Mapping[str, str]) -> frozenset[str]:
-    """The request's Cache-Control directives, lower-cased (``no-cache``, ``no-store``)."""
-    value = headers.get("cache-control")
+def cache_directives(value: str | None) -> frozenset[str]:
+    """The directives of a request's Cache-Control header, lower-cased (``no-cache``,
+    ``no-store``); ``value``: the header's (None: absent)."""
     if not value:
         return frozenset()
     return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
@@ -122,8 +122,9 @@ class ResponseCache:
             return "global"
         return "master" if ctx.caller.is_master else "key:" + ctx.caller.name
 
-    def slot(self, ctx: RequestContext, headers: Mapping[str, str]) -> CacheSlot:
-        return CacheSlot(self, ctx, cache_directives(headers))
+    def slot(self, ctx: RequestContext, cache_control: str | None) -> CacheSlot:
+        """``cache_control``: the request's Cache-Control header (None: absent)."""
+        return CacheSlot(self, ctx, cache_directives(cache_control))
 
     def looked_up(self, *, failed: bool) -> None:
         if failed:

@@ -54,7 +54,11 @@ def parse_chat_request(body: bytes) -> ChatRequest:
 
 def task_label(headers: Mapping[str, str], chat: ChatRequest) -> str:
     """The task a request belongs to, for ranking: header, then metadata, then 'general'."""
-    label = headers.get("x-arbiter-task")
+    return _task_named(headers.get("x-arbiter-task"), chat)
+
+
+def _task_named(label: str | None, chat: ChatRequest) -> str:
+    """``task_label`` of the ``x-arbiter-task`` header's value (None: absent)."""
     if not label and chat.metadata and isinstance(chat.metadata.get("task"), str):
         label = chat.metadata["task"]
     if not label:
@@ -63,17 +67,34 @@ def task_label(headers: Mapping[str, str], chat: ChatRequest) -> str:
 
 
 class ClientHeaders(Headers):
-    """The request's headers, whose ``get`` of an absent header returns the default
-    straight away: ``Headers`` inherits ``Mapping.get``, which gets there through a
-    ``KeyError``, and most of the headers a chat request looks up are absent (its
-    task, cache-control)."""
+    """The request's headers, with each name's first value in a dict (``first``, by
+    the lower-case name as bytes, as ASGI servers give names): a lookup is one dict
+    read, where ``Headers`` scans the whole list for each, and ``Mapping.get`` of an
+    absent header gets there through a ``KeyError`` (most headers a chat request looks
+    up are absent: its task, cache-control)."""
+
+    def __init__(self, *, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        # reversed: the first of repeated headers is set last, and stays (as Headers.get)
+        self.first: dict[bytes, bytes] = dict(reversed(self._list))
 
     def get(self, key: str, default: Any = None) -> Any:
-        wanted = key.lower().encode("latin-1")
-        for name, value in self._list:
-            if name == wanted:
-                return value.decode("latin-1")
-        return default
+        value = self.first.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+    def __getitem__(self, key: str) -> str:
+        value = self.first.get(key.lower().encode("latin-1"))
+        if value is None:
+            raise KeyError(key)
+        return value.decode("latin-1")
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower().encode("latin-1") in self.first
+
+    def text(self, name: bytes) -> str | None:
+        """The value of the header ``name`` (lower-case bytes), or None."""
+        value = self.first.get(name)
+        return None if value is None else value.decode("latin-1")
 
 
 def _answer_headers(ctx: RequestContext) -> dict[str, str]:
@@ -84,6 +105,47 @@ def _answer_headers(ctx: RequestContext) -> dict[str, str]:
         "x-arbiter-cache": ctx.cache,
         **ctx.response_headers,
     }
+
+
+class _Latin1(dict[str, bytes]):
+    """Header texts that repeat from response to response (names; model, provider
+    and cache state values) as latin-1 bytes, encoded once. Bounded: a model name may
+    come from a shared cache's entry rather than the config."""
+
+    def __missing__(self, text: str) -> bytes:
+        encoded = text.encode("latin-1")
+        if len(self) < _MAX_ENCODED:
+            self[text] = encoded
+        return encoded
+
+
+_MAX_ENCODED = 1024
+_ENCODED = _Latin1()
+_ANSWER_NAMES = frozenset(
+    {"x-arbiter-model", "x-arbiter-provider", "x-arbiter-attempts", "x-arbiter-cache"}
+)
+_SSE_RAW = raw_headers(_SSE_HEADERS)
+_SSE_NAMES = _ANSWER_NAMES | _SSE_HEADERS.keys()
+
+
+def _answer_raw_headers(ctx: RequestContext, stream: bool = False) -> list[tuple[bytes, bytes]]:
+    """``raw_headers`` of the answer's headers (``_answer_headers``, after the SSE
+    ones for a stream) without encoding the texts that repeat."""
+    added = ctx.response_headers
+    if not (_SSE_NAMES if stream else _ANSWER_NAMES).isdisjoint(added):
+        # A hook set one of the gateway's headers: as a dict merge places and values it.
+        merged = {**_SSE_HEADERS, **_answer_headers(ctx)} if stream else _answer_headers(ctx)
+        return raw_headers(merged)
+    known = _ENCODED
+    headers = [
+        (b"x-arbiter-model", known[ctx.model or ""]),
+        (b"x-arbiter-provider", known[ctx.provider or ""]),
+        (b"x-arbiter-attempts", b"%d" % ctx.attempts),
+        (b"x-arbiter-cache", known[ctx.cache]),
+    ]
+    for name, value in added.items():
+        headers.append((known[name], value.encode("latin-1")))
+    return _SSE_RAW + headers if stream else headers
 
 
 class ChatEndpoint:
@@ -111,23 +173,25 @@ class ChatEndpoint:
     async def respond(self, scope: Scope, receive: Receive) -> Response:
         services = self.services
         headers = ClientHeaders(scope=scope)
-        caller = services["keyring"].authenticate(headers)
+        first = headers.first
+        caller = services["keyring"].authenticate_raw(
+            first.get(b"authorization"), first.get(b"api-key")
+        )
         chat = parse_chat_request(await read_body(receive))
         executor: Executor = services["executor"]
         if not executor.knows(chat.model):
             raise ModelNotFoundError(f"The model '{chat.model}' does not exist", param="model")
         caller.check_model(chat.model)
         scope_state = scope["state"]
-        ctx = RequestContext(
-            scope_state["request_id"], caller, chat, task=task_label(headers, chat), headers=headers
-        )
+        task = _task_named(headers.text(b"x-arbiter-task"), chat)
+        ctx = RequestContext(scope_state["request_id"], caller, chat, task, headers)
         scope_state["context"] = ctx  # the middleware then leaves its access line to the hooks
         hooks: Sequence[RequestHook] = services["hooks"]
         costs: CostHook = services["costs"]
         try:
             for hook in hooks:
                 await hook.on_request(ctx)
-            async with services["cache"].slot(ctx, headers) as cached:
+            async with services["cache"].slot(ctx, headers.text(b"cache-control")) as cached:
                 if cached.answer is not None:
                     return _cached_answer(cached, ctx, hooks, costs)
                 if chat.stream:
@@ -142,7 +206,7 @@ class ChatEndpoint:
         if chat.stream:
             ctx.served_by(result.model, result.target, result.attempts)
             ctx.ttft_s = time.perf_counter() - ctx.started
-            return StreamRelay(result, ctx, hooks, headers={**_SSE_HEADERS, **_answer_headers(ctx)})
+            return StreamRelay(result, ctx, hooks, _answer_raw_headers(ctx, stream=True))
         ctx.served_by(completion.model, completion.target, completion.attempts)
         ctx.usage = completion.response.get("usage")
         ctx.response = completion.response
@@ -176,14 +240,15 @@ class FinishingAnswer(Response):
         ctx: RequestContext,
         hooks: Sequence[RequestHook],
         media_type: bytes = _JSON,
-        headers: Mapping[str, str] | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
+        """``headers``: the answer's raw headers (default: ``_answer_raw_headers``)."""
         self.body = body
         self.status_code = 200
         self.raw_headers = [
             (b"content-type", media_type),
             (b"content-length", b"%d" % len(body)),
-            *raw_headers(_answer_headers(ctx) if headers is None else headers),
+            *(_answer_raw_headers(ctx) if headers is None else headers),
         ]
         self.ctx = ctx
         self.hooks = hooks
@@ -203,6 +268,6 @@ def _cached_answer(
     assert cached.answer is not None
     costs.price(ctx)
     if ctx.chat.stream:
-        headers = {**_SSE_HEADERS, **_answer_headers(ctx)}
+        headers = _answer_raw_headers(ctx, stream=True)
         return FinishingAnswer(cached.replay(), ctx, hooks, SSE_CONTENT_TYPE, headers)
     return FinishingAnswer(cached.answer.body, ctx, hooks)  # the stored JSON, as it was sent
