@@ -90,8 +90,10 @@ def _plain_fields(request: ChatRequest, excluded: Set[str]) -> dict[str, Any] | 
     fields_set = request.__pydantic_fields_set__
     fields: dict[str, Any] = {}
     for name in fields_set:
+        if name in excluded:
+            continue
         value = values[name] if name in values else extra[name]
-        if value is None or name in excluded:
+        if value is None:
             continue
         if name in _HOLDS_MODELS:
             value = _plain_messages(request) if name == "messages" else None

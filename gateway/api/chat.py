@@ -74,9 +74,13 @@ class ClientHeaders(Headers):
     up are absent: its task, cache-control)."""
 
     def __init__(self, *, scope: Scope) -> None:
-        super().__init__(scope=scope)
+        # As ``Headers(scope=scope)`` keeps them, without copying a list it is given.
+        raw = scope["headers"]
+        if type(raw) is not list:
+            raw = scope["headers"] = list(raw)
+        self._list = raw
         # reversed: the first of repeated headers is set last, and stays (as Headers.get)
-        self.first: dict[bytes, bytes] = dict(reversed(self._list))
+        self.first: dict[bytes, bytes] = dict(reversed(raw))
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.first.get(key.lower().encode("latin-1"))
