@@ -262,7 +262,8 @@ class CacheSlot:
         ctx.usage = None  # a hit processes no tokens (CostHook.price prices it at 0)
         if self.cache.decode_hits:  # what the caller gets, for the body log and traces
             ctx.response = answer.response()
-        ctx.response_headers["age"] = str(max(0, int(time.time() - answer.stored_at)))
+        age = int(time.time() - answer.stored_at)
+        ctx.response_headers["age"] = str(age) if age > 0 else "0"
         saved = self.cache.saved(ctx, answer)
         if saved is not None:
             ctx.notes["cache_saved_usd"] = saved

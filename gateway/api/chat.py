@@ -111,20 +111,43 @@ def _answer_headers(ctx: RequestContext) -> dict[str, str]:
     }
 
 
-class _Latin1(dict[str, bytes]):
-    """Header texts that repeat from response to response (names; model, provider
-    and cache state values) as latin-1 bytes, encoded once. Bounded: a model name may
-    come from a shared cache's entry rather than the config."""
+_Shown = tuple[str | None, str | None, int, str]  # model, provider, attempts, cache
+_Raw = list[tuple[bytes, bytes]]
 
-    def __missing__(self, text: str) -> bytes:
-        encoded = text.encode("latin-1")
-        if len(self) < _MAX_ENCODED:
-            self[text] = encoded
+
+class _GatewayHeaders(dict[_Shown, tuple[tuple[bytes, bytes], ...]]):
+    """The four ``x-arbiter-*`` headers of ``_answer_headers`` as raw pairs, by what
+    they show: a few combinations recur (models, providers, 0 or 1 attempts, hit or
+    miss), each encoded once. Bounded: a model name may come from a shared cache's
+    entry rather than the config."""
+
+    def __missing__(self, shown: _Shown) -> tuple[tuple[bytes, bytes], ...]:
+        model, provider, attempts, cache = shown
+        pairs = (
+            (b"x-arbiter-model", (model or "").encode("latin-1")),
+            (b"x-arbiter-provider", (provider or "").encode("latin-1")),
+            (b"x-arbiter-attempts", str(attempts).encode("latin-1")),
+            (b"x-arbiter-cache", cache.encode("latin-1")),
+        )
+        if len(self) < _MAX_KEPT:
+            self[shown] = pairs
+        return pairs
+
+
+class _HeaderNames(dict[str, bytes]):
+    """The names of the headers hooks add (age, cost, route reason, rate limits), as
+    latin-1 bytes, encoded once; bounded like ``_GatewayHeaders``."""
+
+    def __missing__(self, name: str) -> bytes:
+        encoded = name.encode("latin-1")
+        if len(self) < _MAX_KEPT:
+            self[name] = encoded
         return encoded
 
 
-_MAX_ENCODED = 1024
-_ENCODED = _Latin1()
+_MAX_KEPT = 1024
+_GATEWAY_HEADERS = _GatewayHeaders()
+_HEADER_NAMES = _HeaderNames()
 _ANSWER_NAMES = frozenset(
     {"x-arbiter-model", "x-arbiter-provider", "x-arbiter-attempts", "x-arbiter-cache"}
 )
@@ -132,24 +155,23 @@ _SSE_RAW = raw_headers(_SSE_HEADERS)
 _SSE_NAMES = _ANSWER_NAMES | _SSE_HEADERS.keys()
 
 
-def _answer_raw_headers(ctx: RequestContext, stream: bool = False) -> list[tuple[bytes, bytes]]:
-    """``raw_headers`` of the answer's headers (``_answer_headers``, after the SSE
-    ones for a stream) without encoding the texts that repeat."""
+def _answer_raw_headers(ctx: RequestContext, head: _Raw, stream: bool = False) -> _Raw:
+    """``head``, then ``raw_headers`` of the answer's headers (``_answer_headers``,
+    after the SSE ones for a stream), with what repeats from answer to answer
+    encoded once."""
     added = ctx.response_headers
     if not (_SSE_NAMES if stream else _ANSWER_NAMES).isdisjoint(added):
         # A hook set one of the gateway's headers: as a dict merge places and values it.
         merged = {**_SSE_HEADERS, **_answer_headers(ctx)} if stream else _answer_headers(ctx)
-        return raw_headers(merged)
-    known = _ENCODED
-    headers = [
-        (b"x-arbiter-model", known[ctx.model or ""]),
-        (b"x-arbiter-provider", known[ctx.provider or ""]),
-        (b"x-arbiter-attempts", b"%d" % ctx.attempts),
-        (b"x-arbiter-cache", known[ctx.cache]),
-    ]
+        head += raw_headers(merged)
+        return head
+    if stream:
+        head += _SSE_RAW
+    head += _GATEWAY_HEADERS[ctx.model, ctx.provider, ctx.attempts, ctx.cache]
+    names = _HEADER_NAMES
     for name, value in added.items():
-        headers.append((known[name], value.encode("latin-1")))
-    return _SSE_RAW + headers if stream else headers
+        head.append((names[name], value.encode("latin-1")))
+    return head
 
 
 class ChatEndpoint:
@@ -210,7 +232,7 @@ class ChatEndpoint:
         if chat.stream:
             ctx.served_by(result.model, result.target, result.attempts)
             ctx.ttft_s = time.perf_counter() - ctx.started
-            return StreamRelay(result, ctx, hooks, _answer_raw_headers(ctx, stream=True))
+            return StreamRelay(result, ctx, hooks, _answer_raw_headers(ctx, [], stream=True))
         ctx.served_by(completion.model, completion.target, completion.attempts)
         ctx.usage = completion.response.get("usage")
         ctx.response = completion.response
@@ -249,11 +271,8 @@ class FinishingAnswer(Response):
         """``headers``: the answer's raw headers (default: ``_answer_raw_headers``)."""
         self.body = body
         self.status_code = 200
-        self.raw_headers = [
-            (b"content-type", media_type),
-            (b"content-length", b"%d" % len(body)),
-            *(_answer_raw_headers(ctx) if headers is None else headers),
-        ]
+        head = [(b"content-type", media_type), (b"content-length", b"%d" % len(body))]
+        self.raw_headers = _answer_raw_headers(ctx, head) if headers is None else head + headers
         self.ctx = ctx
         self.hooks = hooks
 
@@ -272,6 +291,6 @@ def _cached_answer(
     assert cached.answer is not None
     costs.price(ctx)
     if ctx.chat.stream:
-        headers = _answer_raw_headers(ctx, stream=True)
+        headers = _answer_raw_headers(ctx, [], stream=True)
         return FinishingAnswer(cached.replay(), ctx, hooks, SSE_CONTENT_TYPE, headers)
     return FinishingAnswer(cached.answer.body, ctx, hooks)  # the stored JSON, as it was sent
