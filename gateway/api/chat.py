@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.api.relay import SSE_CONTENT_TYPE, StreamRelay, raw_headers
 from gateway.caching import CacheSlot
-from gateway.context import RequestContext, RequestHook
+from gateway.context import RequestContext, RequestHook, acting_on_request
 from gateway.costs import CostHook
 from gateway.errors import render_error
 from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundError
@@ -186,6 +186,10 @@ class ChatEndpoint:
         # dict State keeps it in: an attribute of State is found by ``__getattr__``,
         # after a failed lookup and its AttributeError, ~5,000 instructions a read.
         self.services: dict[str, Any] = state._state
+        # The hooks whose on_request is awaited (``acting_on_request``), for the list
+        # they were picked from: hooks are added after this endpoint is built.
+        self._picked_from: tuple[Sequence[RequestHook] | None, int] = (None, 0)
+        self._acting: list[RequestHook] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -215,7 +219,7 @@ class ChatEndpoint:
         hooks: Sequence[RequestHook] = services["hooks"]
         costs: CostHook = services["costs"]
         try:
-            for hook in hooks:
+            for hook in self._acting_hooks(hooks):
                 await hook.on_request(ctx)
             async with services["cache"].slot(ctx, headers.text(b"cache-control")) as cached:
                 if cached.answer is not None:
@@ -238,6 +242,14 @@ class ChatEndpoint:
         ctx.response = completion.response
         costs.price(ctx)
         return FinishingAnswer(body or orjson.dumps(completion.response), ctx, hooks)
+
+    def _acting_hooks(self, hooks: Sequence[RequestHook]) -> list[RequestHook]:
+        """``acting_on_request(hooks)``, picked again whenever ``hooks`` changed size."""
+        picked_from, size = self._picked_from
+        if picked_from is not hooks or size != len(hooks):
+            self._acting = acting_on_request(hooks)
+            self._picked_from = (hooks, len(hooks))
+        return self._acting
 
 
 async def read_body(receive: Receive) -> bytes:
