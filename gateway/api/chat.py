@@ -254,14 +254,19 @@ class ChatEndpoint:
 
 async def read_body(receive: Receive) -> bytes:
     """The whole request body (the size limit is ``RequestContextMiddleware``'s)."""
-    chunks = []
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect()
+    if not message.get("more_body", False):
+        return message.get("body", b"")  # in one message, as a small body comes
+    chunks = [message.get("body", b"")]
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join(chunks)
 
 
 class FinishingAnswer(Response):
