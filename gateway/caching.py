@@ -65,6 +65,7 @@ __all__ = ["CacheSlot", "ResponseCache", "cache_directives", "open_response_cach
 log = logging.getLogger("arbiter.cache")
 
 _NO_LOOKUP = frozenset({"no-cache", "no-store"})  # Cache-Control directives that skip it
+_NONE: frozenset[str] = frozenset()
 _POLL_FIRST_S = 0.01
 _POLL_MAX_S = 0.25
 
@@ -124,7 +125,7 @@ class ResponseCache:
 
     def slot(self, ctx: RequestContext, cache_control: str | None) -> CacheSlot:
         """``cache_control``: the request's Cache-Control header (None: absent)."""
-        return CacheSlot(self, ctx, cache_directives(cache_control))
+        return CacheSlot(self, ctx, cache_directives(cache_control) if cache_control else _NONE)
 
     def looked_up(self, *, failed: bool) -> None:
         if failed:

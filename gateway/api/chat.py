@@ -95,11 +95,6 @@ class ClientHeaders(Headers):
     def __contains__(self, key: Any) -> bool:
         return isinstance(key, str) and key.lower().encode("latin-1") in self.first
 
-    def text(self, name: bytes) -> str | None:
-        """The value of the header ``name`` (lower-case bytes), or None."""
-        value = self.first.get(name)
-        return None if value is None else value.decode("latin-1")
-
 
 def _answer_headers(ctx: RequestContext) -> dict[str, str]:
     return {
@@ -213,7 +208,10 @@ class ChatEndpoint:
             raise ModelNotFoundError(f"The model '{chat.model}' does not exist", param="model")
         caller.check_model(chat.model)
         scope_state = scope["state"]
-        task = _task_named(headers.text(b"x-arbiter-task"), chat)
+        # The headers read on every request, straight from the dict:
+        label, given = first.get(b"x-arbiter-task"), first.get(b"cache-control")
+        task = _task_named(label.decode("latin-1") if label is not None else None, chat)
+        cache_control = given.decode("latin-1") if given is not None else None
         ctx = RequestContext(scope_state["request_id"], caller, chat, task, headers)
         scope_state["context"] = ctx  # the middleware then leaves its access line to the hooks
         hooks: Sequence[RequestHook] = services["hooks"]
@@ -221,7 +219,7 @@ class ChatEndpoint:
         try:
             for hook in self._acting_hooks(hooks):
                 await hook.on_request(ctx)
-            async with services["cache"].slot(ctx, headers.text(b"cache-control")) as cached:
+            async with services["cache"].slot(ctx, cache_control) as cached:
                 if cached.answer is not None:
                     return _cached_answer(cached, ctx, hooks, costs)
                 if chat.stream:
