@@ -3,6 +3,9 @@
 Only SHA-256 digests of keys are held after load. A lookup hashes the presented
 key and looks the digest up: what is compared is a digest the caller cannot
 steer, so the time taken says nothing about how much of a key was guessed.
+A key that matched is then remembered (with its ``Bearer <key>`` header, as
+sent), so that its next request is one dict lookup; a key that did not match
+is never kept.
 """
 
 from __future__ import annotations
