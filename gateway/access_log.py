@@ -131,6 +131,7 @@ class AccessLogHook:
     def __init__(self, *, log_bodies: bool = False, secrets: Iterable[str] = ()) -> None:
         self.log_bodies = log_bodies
         self.secrets = tuple(secrets)
+        self.acts_on_request = log_bodies  # it only asks for a stream's chunks to log them
 
     async def on_request(self, ctx: RequestContext) -> None:
         if self.log_bodies and ctx.chat.stream:

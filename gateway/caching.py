@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -65,13 +65,14 @@ __all__ = ["CacheSlot", "ResponseCache", "cache_directives", "open_response_cach
 log = logging.getLogger("arbiter.cache")
 
 _NO_LOOKUP = frozenset({"no-cache", "no-store"})  # Cache-Control directives that skip it
+_NONE: frozenset[str] = frozenset()
 _POLL_FIRST_S = 0.01
 _POLL_MAX_S = 0.25
 
 
-def cache_directives(headers: Mapping[str, str]) -> frozenset[str]:
-    """The request's Cache-Control directives, lower-cased (``no-cache``, ``no-store``)."""
-    value = headers.get("cache-control")
+def cache_directives(value: str | None) -> frozenset[str]:
+    """The directives of a request's Cache-Control header, lower-cased (``no-cache``,
+    ``no-store``); ``value``: the header's (None: absent)."""
     if not value:
         return frozenset()
     return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
@@ -122,8 +123,9 @@ class ResponseCache:
             return "global"
         return "master" if ctx.caller.is_master else "key:" + ctx.caller.name
 
-    def slot(self, ctx: RequestContext, headers: Mapping[str, str]) -> CacheSlot:
-        return CacheSlot(self, ctx, cache_directives(headers))
+    def slot(self, ctx: RequestContext, cache_control: str | None) -> CacheSlot:
+        """``cache_control``: the request's Cache-Control header (None: absent)."""
+        return CacheSlot(self, ctx, cache_directives(cache_control) if cache_control else _NONE)
 
     def looked_up(self, *, failed: bool) -> None:
         if failed:
@@ -261,7 +263,8 @@ class CacheSlot:
         ctx.usage = None  # a hit processes no tokens (CostHook.price prices it at 0)
         if self.cache.decode_hits:  # what the caller gets, for the body log and traces
             ctx.response = answer.response()
-        ctx.response_headers["age"] = str(max(0, int(time.time() - answer.stored_at)))
+        age = int(time.time() - answer.stored_at)
+        ctx.response_headers["age"] = str(age) if age > 0 else "0"
         saved = self.cache.saved(ctx, answer)
         if saved is not None:
             ctx.notes["cache_saved_usd"] = saved

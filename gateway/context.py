@@ -6,8 +6,9 @@ JSON answer is sent first and its hooks run right after, in the same step of
 the event loop: what the client waits for does not include them.
 Features that act on every request (limits, budgets, metrics, access log,
 scoreboard) are ``RequestHook``s: ``on_request`` may refuse the request by
-raising a GatewayError; ``on_response`` records what happened and must be cheap
-and never raise.
+raising a GatewayError (a hook whose ``on_request`` never does anything may set
+``acts_on_request = False``: it is then not called); ``on_response`` records
+what happened and must be cheap and never raise.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from providers.base import Target
 from providers.errors import GatewayError
 from providers.types import ChatChunk, ChatRequest, ChatResponse
 
-__all__ = ["RequestContext", "RequestHook"]
+__all__ = ["RequestContext", "RequestHook", "acting_on_request"]
 
 
 @dataclass(slots=True)
@@ -77,6 +78,13 @@ class RequestContext:
     @property
     def completion_tokens(self) -> int:
         return int((self.usage or {}).get("completion_tokens") or 0)
+
+
+def acting_on_request(hooks: Sequence[RequestHook]) -> list[RequestHook]:
+    """The hooks whose ``on_request`` may do something: a hook whose ``on_request``
+    never does says so with ``acts_on_request = False``, and is not awaited (each
+    await of a coroutine that returns at once is paid on every request)."""
+    return [hook for hook in hooks if getattr(hook, "acts_on_request", True)]
 
 
 class RequestHook(Protocol):

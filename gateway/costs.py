@@ -39,6 +39,8 @@ _FREE = format_usd(0.0)  # the header of every cache hit, formatted once
 
 
 class CostHook:
+    acts_on_request = False  # prices when answered (``price``), nothing to do before
+
     def __init__(self, plan: RuntimePlan, metrics: Metrics, ledger: UsageLedger) -> None:
         self.metrics = metrics
         self.ledger = ledger

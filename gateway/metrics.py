@@ -236,7 +236,8 @@ class MetricsHook:
         if ctx.status == "error" and ctx.model is None:  # no deployment answered
             self._requests[ctx.chat.model, ctx.provider or "", ctx.status].inc(1)
             return
-        served = self._bound(ctx.model or ctx.chat.model, ctx.provider or "")
+        labels = (ctx.model or ctx.chat.model, ctx.provider or "")
+        served = self._served.get(labels) or self._bound(*labels)
         served.requests[ctx.status].inc(1)
         served.duration.observe(ctx.latency_s or 0.0)
         if ctx.chat.stream and ctx.ttft_s is not None:

@@ -136,18 +136,20 @@ class UsageLedger:
         prompt = int(usage.get("prompt_tokens") or 0) if usage else 0
         completion = int(usage.get("completion_tokens") or 0) if usage else 0
         rows = self._today.get((key, model)) or self._today_rows(day, key, model)
-        row = rows.day  # written out: this runs on every request
-        row[0] += 1
-        row[1] += prompt
-        row[2] += completion
-        row[3] += cost
-        row = rows.total
-        row[0] += 1
-        row[1] += prompt
-        row[2] += completion
-        row[3] += cost
-        rows.day_spend[0] += cost
-        rows.total_spend[0] += cost
+        day_row, total_row = rows.day, rows.total  # written out: this runs on every request
+        day_row[0] += 1
+        total_row[0] += 1
+        # Nothing added where there is nothing to add (a cache hit: no tokens, no cost).
+        if prompt or completion:
+            day_row[1] += prompt
+            day_row[2] += completion
+            total_row[1] += prompt
+            total_row[2] += completion
+        if cost:
+            day_row[3] += cost
+            total_row[3] += cost
+            rows.day_spend[0] += cost
+            rows.total_spend[0] += cost
         store = self.store()
         if store is None or not store.shared:
             return

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.api.relay import SSE_CONTENT_TYPE, StreamRelay, raw_headers
 from gateway.caching import CacheSlot
-from gateway.context import RequestContext, RequestHook
+from gateway.context import RequestContext, RequestHook, acting_on_request
 from gateway.costs import CostHook
 from gateway.errors import render_error
 from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundError
@@ -54,7 +54,11 @@ def parse_chat_request(body: bytes) -> ChatRequest:
 
 def task_label(headers: Mapping[str, str], chat: ChatRequest) -> str:
     """The task a request belongs to, for ranking: header, then metadata, then 'general'."""
-    label = headers.get("x-arbiter-task")
+    return _task_named(headers.get("x-arbiter-task"), chat)
+
+
+def _task_named(label: str | None, chat: ChatRequest) -> str:
+    """``task_label`` of the ``x-arbiter-task`` header's value (None: absent)."""
     if not label and chat.metadata and isinstance(chat.metadata.get("task"), str):
         label = chat.metadata["task"]
     if not label:
@@ -63,17 +67,33 @@ def task_label(headers: Mapping[str, str], chat: ChatRequest) -> str:
 
 
 class ClientHeaders(Headers):
-    """The request's headers, whose ``get`` of an absent header returns the default
-    straight away: ``Headers`` inherits ``Mapping.get``, which gets there through a
-    ``KeyError``, and most of the headers a chat request looks up are absent (its
-    task, cache-control)."""
+    """The request's headers, with each name's first value in a dict (``first``, by
+    the lower-case name as bytes, as ASGI servers give names): a lookup is one dict
+    read, where ``Headers`` scans the whole list for each, and ``Mapping.get`` of an
+    absent header gets there through a ``KeyError`` (most headers a chat request looks
+    up are absent: its task, cache-control)."""
+
+    def __init__(self, *, scope: Scope) -> None:
+        # As ``Headers(scope=scope)`` keeps them, without copying a list it is given.
+        raw = scope["headers"]
+        if type(raw) is not list:
+            raw = scope["headers"] = list(raw)
+        self._list = raw
+        # reversed: the first of repeated headers is set last, and stays (as Headers.get)
+        self.first: dict[bytes, bytes] = dict(reversed(raw))
 
     def get(self, key: str, default: Any = None) -> Any:
-        wanted = key.lower().encode("latin-1")
-        for name, value in self._list:
-            if name == wanted:
-                return value.decode("latin-1")
-        return default
+        value = self.first.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+    def __getitem__(self, key: str) -> str:
+        value = self.first.get(key.lower().encode("latin-1"))
+        if value is None:
+            raise KeyError(key)
+        return value.decode("latin-1")
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower().encode("latin-1") in self.first
 
 
 def _answer_headers(ctx: RequestContext) -> dict[str, str]:
@@ -84,6 +104,69 @@ def _answer_headers(ctx: RequestContext) -> dict[str, str]:
         "x-arbiter-cache": ctx.cache,
         **ctx.response_headers,
     }
+
+
+_Shown = tuple[str | None, str | None, int, str]  # model, provider, attempts, cache
+_Raw = list[tuple[bytes, bytes]]
+
+
+class _GatewayHeaders(dict[_Shown, tuple[tuple[bytes, bytes], ...]]):
+    """The four ``x-arbiter-*`` headers of ``_answer_headers`` as raw pairs, by what
+    they show: a few combinations recur (models, providers, 0 or 1 attempts, hit or
+    miss), each encoded once. Bounded: a model name may come from a shared cache's
+    entry rather than the config."""
+
+    def __missing__(self, shown: _Shown) -> tuple[tuple[bytes, bytes], ...]:
+        model, provider, attempts, cache = shown
+        pairs = (
+            (b"x-arbiter-model", (model or "").encode("latin-1")),
+            (b"x-arbiter-provider", (provider or "").encode("latin-1")),
+            (b"x-arbiter-attempts", str(attempts).encode("latin-1")),
+            (b"x-arbiter-cache", cache.encode("latin-1")),
+        )
+        if len(self) < _MAX_KEPT:
+            self[shown] = pairs
+        return pairs
+
+
+class _HeaderNames(dict[str, bytes]):
+    """The names of the headers hooks add (age, cost, route reason, rate limits), as
+    latin-1 bytes, encoded once; bounded like ``_GatewayHeaders``."""
+
+    def __missing__(self, name: str) -> bytes:
+        encoded = name.encode("latin-1")
+        if len(self) < _MAX_KEPT:
+            self[name] = encoded
+        return encoded
+
+
+_MAX_KEPT = 1024
+_GATEWAY_HEADERS = _GatewayHeaders()
+_HEADER_NAMES = _HeaderNames()
+_ANSWER_NAMES = frozenset(
+    {"x-arbiter-model", "x-arbiter-provider", "x-arbiter-attempts", "x-arbiter-cache"}
+)
+_SSE_RAW = raw_headers(_SSE_HEADERS)
+_SSE_NAMES = _ANSWER_NAMES | _SSE_HEADERS.keys()
+
+
+def _answer_raw_headers(ctx: RequestContext, head: _Raw, stream: bool = False) -> _Raw:
+    """``head``, then ``raw_headers`` of the answer's headers (``_answer_headers``,
+    after the SSE ones for a stream), with what repeats from answer to answer
+    encoded once."""
+    added = ctx.response_headers
+    if not (_SSE_NAMES if stream else _ANSWER_NAMES).isdisjoint(added):
+        # A hook set one of the gateway's headers: as a dict merge places and values it.
+        merged = {**_SSE_HEADERS, **_answer_headers(ctx)} if stream else _answer_headers(ctx)
+        head += raw_headers(merged)
+        return head
+    if stream:
+        head += _SSE_RAW
+    head += _GATEWAY_HEADERS[ctx.model, ctx.provider, ctx.attempts, ctx.cache]
+    names = _HEADER_NAMES
+    for name, value in added.items():
+        head.append((names[name], value.encode("latin-1")))
+    return head
 
 
 class ChatEndpoint:
@@ -98,6 +181,10 @@ class ChatEndpoint:
         # dict State keeps it in: an attribute of State is found by ``__getattr__``,
         # after a failed lookup and its AttributeError, ~5,000 instructions a read.
         self.services: dict[str, Any] = state._state
+        # The hooks whose on_request is awaited (``acting_on_request``), for the list
+        # they were picked from: hooks are added after this endpoint is built.
+        self._picked_from: tuple[Sequence[RequestHook] | None, int] = (None, 0)
+        self._acting: list[RequestHook] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -111,23 +198,28 @@ class ChatEndpoint:
     async def respond(self, scope: Scope, receive: Receive) -> Response:
         services = self.services
         headers = ClientHeaders(scope=scope)
-        caller = services["keyring"].authenticate(headers)
+        first = headers.first
+        caller = services["keyring"].authenticate_raw(
+            first.get(b"authorization"), first.get(b"api-key")
+        )
         chat = parse_chat_request(await read_body(receive))
         executor: Executor = services["executor"]
         if not executor.knows(chat.model):
             raise ModelNotFoundError(f"The model '{chat.model}' does not exist", param="model")
         caller.check_model(chat.model)
         scope_state = scope["state"]
-        ctx = RequestContext(
-            scope_state["request_id"], caller, chat, task=task_label(headers, chat), headers=headers
-        )
+        # The headers read on every request, straight from the dict:
+        label, given = first.get(b"x-arbiter-task"), first.get(b"cache-control")
+        task = _task_named(label.decode("latin-1") if label is not None else None, chat)
+        cache_control = given.decode("latin-1") if given is not None else None
+        ctx = RequestContext(scope_state["request_id"], caller, chat, task, headers)
         scope_state["context"] = ctx  # the middleware then leaves its access line to the hooks
         hooks: Sequence[RequestHook] = services["hooks"]
         costs: CostHook = services["costs"]
         try:
-            for hook in hooks:
+            for hook in self._acting_hooks(hooks):
                 await hook.on_request(ctx)
-            async with services["cache"].slot(ctx, headers) as cached:
+            async with services["cache"].slot(ctx, cache_control) as cached:
                 if cached.answer is not None:
                     return _cached_answer(cached, ctx, hooks, costs)
                 if chat.stream:
@@ -142,24 +234,37 @@ class ChatEndpoint:
         if chat.stream:
             ctx.served_by(result.model, result.target, result.attempts)
             ctx.ttft_s = time.perf_counter() - ctx.started
-            return StreamRelay(result, ctx, hooks, headers={**_SSE_HEADERS, **_answer_headers(ctx)})
+            return StreamRelay(result, ctx, hooks, _answer_raw_headers(ctx, [], stream=True))
         ctx.served_by(completion.model, completion.target, completion.attempts)
         ctx.usage = completion.response.get("usage")
         ctx.response = completion.response
         costs.price(ctx)
         return FinishingAnswer(body or orjson.dumps(completion.response), ctx, hooks)
 
+    def _acting_hooks(self, hooks: Sequence[RequestHook]) -> list[RequestHook]:
+        """``acting_on_request(hooks)``, picked again whenever ``hooks`` changed size."""
+        picked_from, size = self._picked_from
+        if picked_from is not hooks or size != len(hooks):
+            self._acting = acting_on_request(hooks)
+            self._picked_from = (hooks, len(hooks))
+        return self._acting
+
 
 async def read_body(receive: Receive) -> bytes:
     """The whole request body (the size limit is ``RequestContextMiddleware``'s)."""
-    chunks = []
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect()
+    if not message.get("more_body", False):
+        return message.get("body", b"")  # in one message, as a small body comes
+    chunks = [message.get("body", b"")]
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join(chunks)
 
 
 class FinishingAnswer(Response):
@@ -176,15 +281,13 @@ class FinishingAnswer(Response):
         ctx: RequestContext,
         hooks: Sequence[RequestHook],
         media_type: bytes = _JSON,
-        headers: Mapping[str, str] | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
+        """``headers``: the answer's raw headers (default: ``_answer_raw_headers``)."""
         self.body = body
         self.status_code = 200
-        self.raw_headers = [
-            (b"content-type", media_type),
-            (b"content-length", b"%d" % len(body)),
-            *raw_headers(_answer_headers(ctx) if headers is None else headers),
-        ]
+        head = [(b"content-type", media_type), (b"content-length", b"%d" % len(body))]
+        self.raw_headers = _answer_raw_headers(ctx, head) if headers is None else head + headers
         self.ctx = ctx
         self.hooks = hooks
 
@@ -203,6 +306,6 @@ def _cached_answer(
     assert cached.answer is not None
     costs.price(ctx)
     if ctx.chat.stream:
-        headers = {**_SSE_HEADERS, **_answer_headers(ctx)}
+        headers = _answer_raw_headers(ctx, [], stream=True)
         return FinishingAnswer(cached.replay(), ctx, hooks, SSE_CONTENT_TYPE, headers)
     return FinishingAnswer(cached.answer.body, ctx, hooks)  # the stored JSON, as it was sent

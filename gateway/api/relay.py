@@ -115,14 +115,15 @@ class StreamRelay(Response):
         result: StreamResult,
         ctx: RequestContext,
         hooks: Sequence[RequestHook],
-        headers: dict[str, str],
+        headers: list[tuple[bytes, bytes]],
     ) -> None:
+        """``headers``: the answer's own, as raw as ``raw_headers`` makes them."""
         self.status_code = 200
         self.background = None
         self._result = result
         self._ctx = ctx
         self._hooks = hooks
-        self.raw_headers = [*raw_headers(headers), (b"content-type", SSE_CONTENT_TYPE)]
+        self.raw_headers = [*headers, (b"content-type", SSE_CONTENT_TYPE)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})

@@ -100,8 +100,11 @@ class AnswerRing:
 
     def put(self, request_id: str, labels: Labels) -> None:
         # Rounded up: an answer is never forgotten before its TTL, at most a second after.
-        # (``_second`` written out: this runs on every request.)
-        expires = min(max(0, int(self._clock() + self.ttl_s - self._epoch)) + 1, _FOREVER)
+        # (``_second`` written out, without min and max calls: this runs on every request.)
+        second = int(self._clock() + self.ttl_s - self._epoch)
+        expires = second + 1 if second > 0 else 1
+        if expires > _FOREVER:
+            expires = _FOREVER
         digest, label_id = _digest(request_id), self._label_id(labels)
         if len(self._records) < self.max_entries * _RECORD:
             self._records += _PACKED.pack(digest, expires, label_id)
