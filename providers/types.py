@@ -91,8 +91,8 @@ class ChatRequest(_Open):
     assigned afterwards makes it forget that object, but a change inside a value
     (``messages[0].content = ...``) would not be seen."""
 
-    # Not a field: pydantic neither validates nor dumps it, and copies drop it.
-    __slots__ = ("_client_json",)
+    # Not fields: pydantic neither validates nor dumps them, and copies drop them.
+    __slots__ = ("_client_json", "_derived")
 
     model: str = Field(min_length=1)
     messages: list[Message] = Field(min_length=1)
@@ -131,6 +131,7 @@ class ChatRequest(_Open):
         # model_validate without its Python wrapper (~4,000 instructions of argument checks)
         request: ChatRequest = cls.__pydantic_validator__.validate_python(data)
         object.__setattr__(request, "_client_json", data)
+        object.__setattr__(request, "_derived", None)
         return request
 
     @property
@@ -140,8 +141,23 @@ class ChatRequest(_Open):
         sent: dict[str, Any] | None = getattr(self, "_client_json", None)
         return sent
 
+    @property
+    def derived(self) -> dict[Any, Any] | None:
+        """Values computed from this request and kept with it (its cache key's
+        canonical JSON), once ``keep_derived`` was called: a request parsed once and
+        found again for a repeated body (``gateway.repeats``) brings them along.
+        None for other requests, which compute them each time."""
+        derived: dict[Any, Any] | None = getattr(self, "_derived", None)
+        return derived
+
+    def keep_derived(self) -> None:
+        """From now on, what is computed from this request may be kept (``derived``)."""
+        if getattr(self, "_derived", None) is None:
+            object.__setattr__(self, "_derived", {})
+
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, "_client_json", None)  # no longer what the client sent
+        object.__setattr__(self, "_derived", None)  # nor what was computed from it
         super().__setattr__(name, value)
 
     def to_openai_body(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from gateway.caching import CacheSlot
 from gateway.context import RequestContext, RequestHook, acting_on_request
 from gateway.costs import CostHook
 from gateway.errors import render_error
+from gateway.repeats import RepeatedBodies
 from providers.errors import GatewayError, InvalidRequestError, ModelNotFoundError
 from providers.types import ChatRequest
 from routing.executor import Executor
@@ -181,6 +182,7 @@ class ChatEndpoint:
         # dict State keeps it in: an attribute of State is found by ``__getattr__``,
         # after a failed lookup and its AttributeError, ~5,000 instructions a read.
         self.services: dict[str, Any] = state._state
+        self.repeats = RepeatedBodies()  # bodies answered from the cache, parsed
         # The hooks whose on_request is awaited (``acting_on_request``), for the list
         # they were picked from: hooks are added after this endpoint is built.
         self._picked_from: tuple[Sequence[RequestHook] | None, int] = (None, 0)
@@ -202,7 +204,11 @@ class ChatEndpoint:
         caller = services["keyring"].authenticate_raw(
             first.get(b"authorization"), first.get(b"api-key")
         )
-        chat = parse_chat_request(await read_body(receive))
+        body = await read_body(receive)
+        repeats = self.repeats
+        chat = repeats.get(body)
+        if chat is None:
+            chat = parse_chat_request(body)
         executor: Executor = services["executor"]
         if not executor.knows(chat.model):
             raise ModelNotFoundError(f"The model '{chat.model}' does not exist", param="model")
@@ -221,6 +227,7 @@ class ChatEndpoint:
                 await hook.on_request(ctx)
             async with services["cache"].slot(ctx, cache_control) as cached:
                 if cached.answer is not None:
+                    repeats.remember(body, chat)  # an answered body is likely to come again
                     return _cached_answer(cached, ctx, hooks, costs)
                 if chat.stream:
                     result = await executor.stream(chat)

@@ -367,3 +367,30 @@ def _completion(text: str) -> dict[str, Any]:
 
 def _text(response: httpx.Response) -> str:
     return response.json()["choices"][0]["message"]["content"]
+
+
+def test_a_body_sent_again_and_again_keeps_every_rule_of_the_first_time(gateway, fake_openai):
+    """Hits on the same bytes skip parsing them again (``gateway.repeats``); what is
+    checked per request is still checked: the key, the models it may use, its scope."""
+    server = gateway(cache_config(fake_openai.url, scope="global"))
+    for round_ in range(3):
+        answer = ask(server, key=TEAM_A)
+        assert answer.status_code == 200
+        assert answer.headers["x-arbiter-cache"] == ("miss" if round_ == 0 else "hit")
+        refused = ask(server, key=TEAM_B)  # may not use gpt-4o-mini, however often asked
+        assert refused.status_code == 403
+        assert ask(server, key="sk-not-a-key").status_code == 401
+        assert ask(server, key=MASTER_KEY).headers["x-arbiter-cache"] == "hit"
+    assert fake_openai.count() == 1
+    assert ask(server, key=TEAM_A, temperature=0.5).headers["x-arbiter-cache"] == "miss"
+    assert fake_openai.count() == 2
+
+
+def test_a_body_answered_from_a_keys_own_scope_is_not_another_keys_answer(gateway, fake_openai):
+    server = gateway(cache_config(fake_openai.url))  # scope: key
+    for _ in range(3):
+        ask(server, key=TEAM_A)
+    assert fake_openai.count() == 1
+    assert ask(server, key=NAMED_MASTER).headers["x-arbiter-cache"] == "miss"
+    assert ask(server, key=NAMED_MASTER).headers["x-arbiter-cache"] == "hit"
+    assert fake_openai.count() == 2
