@@ -41,8 +41,12 @@ def summarise(collapsed: Path, top: int) -> str:
             continue
         n = int(count)
         total += n
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1]
-                  + ")" if " (" in f else f for f in stack.split(";")]
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")"
+            if " (" in f
+            else f
+            for f in stack.split(";")
+        ]
         own[frames[-1]] += n
         for frame in set(frames):
             inclusive[frame] += n
@@ -59,8 +63,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--body", default="small", choices=["small", "large", "stream"])
     parser.add_argument("--target", default="arbiter")
-    parser.add_argument("--fixed", action="store_true",
-                        help="the same body every time (cache hits once cached)")
+    parser.add_argument(
+        "--fixed", action="store_true", help="the same body every time (cache hits once cached)"
+    )
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--out", type=Path, default=HERE / "out")
@@ -70,8 +75,11 @@ def main() -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="arbiter-profile-"))
-    body = {"small": bodies.small_request("bench"), "large": bodies.large_request("bench"),
-            "stream": bodies.small_request("bench-stream", stream=True)}[args.body]
+    body = {
+        "small": bodies.small_request("bench"),
+        "large": bodies.large_request("bench"),
+        "stream": bodies.small_request("bench-stream", stream=True),
+    }[args.body]
     body_file = tmp / "body.json"
     body_file.write_text(json.dumps(body))
     upstream_port = free_port()
@@ -80,17 +88,48 @@ def main() -> int:
     collapsed = args.out / f"profile-{args.target}-{args.body}-c{args.connections}.txt"
     try:
         url = run.url("stream" if args.body == "stream" else "small")
-        run_wrk(url, body_file, connections=args.connections, duration_s=2,
-                key=run.target.key, fixed=args.fixed, cpus="0")  # warm up
+        run_wrk(
+            url,
+            body_file,
+            connections=args.connections,
+            duration_s=2,
+            key=run.target.key,
+            fixed=args.fixed,
+            cpus="0",
+        )  # warm up
         spy = subprocess.Popen(
-            ["py-spy", "record", "--pid", str(run.proc.pid), "--duration", str(args.seconds),
-             "--rate", str(args.rate), "--format", "raw", "--output", str(collapsed),
-             "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(run.proc.pid),
+                "--duration",
+                str(args.seconds),
+                "--rate",
+                str(args.rate),
+                "--format",
+                "raw",
+                "--output",
+                str(collapsed),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         result: dict = {}
-        load = threading.Thread(target=lambda: result.update(run_wrk(
-            url, body_file, connections=args.connections, duration_s=args.seconds,
-            key=run.target.key, fixed=args.fixed, cpus="0").to_dict()))
+        load = threading.Thread(
+            target=lambda: result.update(
+                run_wrk(
+                    url,
+                    body_file,
+                    connections=args.connections,
+                    duration_s=args.seconds,
+                    key=run.target.key,
+                    fixed=args.fixed,
+                    cpus="0",
+                ).to_dict()
+            )
+        )
         load.start()
         spy.wait(timeout=args.seconds + 60)
         load.join()

@@ -101,8 +101,11 @@ def _start_arbiter(
         if checkout and not (root / "gateway" / "cli.py").is_file():
             raise RuntimeError(f"${checkout} is not an Arbiter checkout: {root}")
         port = free_port()
-        name = "arbiter" + "".join(f"-{v}" for v in env_extra.values()) + (
-            "-baseline" if checkout else "")
+        name = (
+            "arbiter"
+            + "".join(f"-{v}" for v in env_extra.values())
+            + ("-baseline" if checkout else "")
+        )
         config = tmp / f"{name}.yaml"
         config.write_text(_arbiter_config(upstream_port, port))
         argv = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)]
@@ -162,8 +165,17 @@ def _start_litellm(tmp: Path, upstream_port: int, cpus: str | None, _: dict[str,
     port = free_port()
     config = tmp / "litellm.yaml"
     config.write_text(_litellm_config(upstream_port))
-    argv = [str(command), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-            "--num_workers", "1"]
+    argv = [
+        str(command),
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num_workers",
+        "1",
+    ]
     env = _env(LITELLM_OFFLINE_MODE="true", LITELLM_LOCAL_MODEL_COST_MAP="True")
     proc = Proc.start("litellm", argv, cpus=cpus, log=tmp / "litellm.log", env=env, cwd=tmp)
     wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, timeout_s=180)
@@ -174,23 +186,53 @@ TARGETS: dict[str, Target] = {
     t.name: t
     for t in [
         Target("direct", "nginx itself: the fake upstream, no proxy", "direct"),
-        Target("arbiter", "Arbiter, one process, default features", "arbiter",
-               _start_arbiter({}), KEY),
-        Target("arbiter-httpx", "Arbiter on httpx's default transport", "arbiter",
-               _start_arbiter({"ARBITER_HTTP_TRANSPORT": "httpx"}), KEY),
-        Target("arbiter-baseline", "Arbiter from the checkout in $ARBITER_BENCH_BASELINE",
-               "arbiter", _start_arbiter({}, "ARBITER_BENCH_BASELINE"), KEY),
-        Target("litellm", "LiteLLM proxy, one worker, no database", "litellm",
-               _start_litellm, KEY),
-        Target("floor-asgi", "bare ASGI app answering from memory (no framework, no upstream)",
-               "floor", _start_floor("asgi_memory.py")),
-        Target("floor-memory", "Starlette answering from memory (no upstream)", "floor",
-               _start_floor("starlette_memory.py")),
-        Target("floor-httpx", "FastAPI + httpx pass-through (default transport)", "floor",
-               _start_floor("fastapi_httpx.py")),
-        Target("floor-httpx-aiohttp", "FastAPI + httpx with the httpx-aiohttp transport",
-               "floor", _start_floor("fastapi_httpx_aiohttp.py")),
-        Target("floor-aiohttp", "Starlette + aiohttp client pass-through", "floor",
-               _start_floor("starlette_aiohttp.py")),
+        Target(
+            "arbiter", "Arbiter, one process, default features", "arbiter", _start_arbiter({}), KEY
+        ),
+        Target(
+            "arbiter-httpx",
+            "Arbiter on httpx's default transport",
+            "arbiter",
+            _start_arbiter({"ARBITER_HTTP_TRANSPORT": "httpx"}),
+            KEY,
+        ),
+        Target(
+            "arbiter-baseline",
+            "Arbiter from the checkout in $ARBITER_BENCH_BASELINE",
+            "arbiter",
+            _start_arbiter({}, "ARBITER_BENCH_BASELINE"),
+            KEY,
+        ),
+        Target("litellm", "LiteLLM proxy, one worker, no database", "litellm", _start_litellm, KEY),
+        Target(
+            "floor-asgi",
+            "bare ASGI app answering from memory (no framework, no upstream)",
+            "floor",
+            _start_floor("asgi_memory.py"),
+        ),
+        Target(
+            "floor-memory",
+            "Starlette answering from memory (no upstream)",
+            "floor",
+            _start_floor("starlette_memory.py"),
+        ),
+        Target(
+            "floor-httpx",
+            "FastAPI + httpx pass-through (default transport)",
+            "floor",
+            _start_floor("fastapi_httpx.py"),
+        ),
+        Target(
+            "floor-httpx-aiohttp",
+            "FastAPI + httpx with the httpx-aiohttp transport",
+            "floor",
+            _start_floor("fastapi_httpx_aiohttp.py"),
+        ),
+        Target(
+            "floor-aiohttp",
+            "Starlette + aiohttp client pass-through",
+            "floor",
+            _start_floor("starlette_aiohttp.py"),
+        ),
     ]
 }

@@ -82,8 +82,9 @@ def install_openapi(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                             routes=app.routes)
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
         components = schema.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
         request_schema = ChatRequest.model_json_schema(ref_template=_REF)

@@ -59,6 +59,11 @@ def test_disconnect_mid_stream_cancels_the_upstream(gateway, fake_openai):
     )
     assert "arbiter_inflight_requests 0.0" in metrics
     # What was streamed before the client left is still accounted for.
-    completion = [line for line in metrics.splitlines() if line.startswith(
-        'arbiter_tokens_total{kind="completion",model="gpt-4o-mini",provider="openai"}')]
+    completion = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith(
+            'arbiter_tokens_total{kind="completion",model="gpt-4o-mini",provider="openai"}'
+        )
+    ]
     assert completion and float(completion[0].split()[-1]) >= 1
