@@ -29,6 +29,7 @@ request is answered as plain HTTP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -238,6 +239,10 @@ class ArbiterHttpProtocol(asyncio.Protocol):
         self.server_state = server_state
         self.app_state = app_state
         self.parser = httptools.HttpRequestParser(self)
+        # Bytes after a request that asked to close are dropped, not a 400 that would
+        # take the place of that request's answer.
+        with contextlib.suppress(AttributeError):  # httptools before 0.6.3
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
         self.transport: asyncio.Transport | None = None
         self.server: tuple[str, int] | None = None
         self.client: tuple[str, int] | None = None

@@ -340,6 +340,16 @@ async def test_a_client_that_closes_its_side_is_taken_as_gone() -> None:
     assert not wire.protocol.eof_received()  # the transport closes itself
 
 
+async def test_what_follows_a_request_that_asked_to_close_is_dropped() -> None:
+    wire = Wire(echo_app())
+
+    wire.send(post(body=b"first", connection="close") + post(body=b"second"))
+    await wire.settle()
+
+    assert [a.body for a in wire.answers()] == [b"first"]
+    assert wire.transport.closed
+
+
 async def test_a_malformed_request_gets_400_and_the_connection_closes() -> None:
     wire = Wire(echo_app())
 
