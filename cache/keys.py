@@ -58,13 +58,11 @@ def _fields_json(request: ChatRequest) -> bytes:
     """The request's part of the key; kept with a request that keeps what is derived
     from it (one found again for a repeated body: ``gateway.repeats``)."""
     kept = request.derived
-    if kept is None:
-        return orjson.dumps(canonical_fields(request, EXCLUDED_FIELDS), option=_SORTED)
-    fields: bytes | None = kept.get(_FIELDS)
+    fields: bytes | None = None if kept is None else kept.get(_FIELDS)
     if fields is None:
-        fields = kept[_FIELDS] = orjson.dumps(
-            canonical_fields(request, EXCLUDED_FIELDS), option=_SORTED
-        )
+        fields = orjson.dumps(canonical_fields(request, EXCLUDED_FIELDS), option=_SORTED)
+        if kept is not None:
+            kept[_FIELDS] = fields
     return fields
 
 

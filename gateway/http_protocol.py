@@ -135,17 +135,15 @@ class _Exchange:
         while True:
             if self.gone or self.complete:
                 return _DISCONNECT
+            if protocol.read_paused and not protocol.queued:
+                protocol.resume_reading()  # the app reads: let more of the body in
             body = self.body
             if body or not (self.more_body or self.read):
                 chunk = body[0] if len(body) == 1 else b"".join(body)
                 self.body = []
                 more = self.more_body
                 self.read = not more
-                if protocol.read_paused and not protocol.queued:
-                    protocol.resume_reading()
                 return {"type": "http.request", "body": chunk, "more_body": more}
-            if protocol.read_paused and not protocol.queued:
-                protocol.resume_reading()
             waiter = self.waiter
             if waiter is None:
                 waiter = self.waiter = protocol.loop.create_future()

@@ -234,7 +234,7 @@ class ChatEndpoint:
                     result.rest = cached.record(result)
                 else:
                     completion = await executor.complete(chat)
-                    body = await cached.store(completion)
+                    stored = await cached.store(completion)  # its JSON, when the cache encoded it
         except GatewayError as exc:
             ctx.fail(exc, hooks)
             raise
@@ -246,7 +246,7 @@ class ChatEndpoint:
         ctx.usage = completion.response.get("usage")
         ctx.response = completion.response
         costs.price(ctx)
-        return FinishingAnswer(body or orjson.dumps(completion.response), ctx, hooks)
+        return FinishingAnswer(stored or orjson.dumps(completion.response), ctx, hooks)
 
     def _acting_hooks(self, hooks: Sequence[RequestHook]) -> list[RequestHook]:
         """``acting_on_request(hooks)``, picked again whenever ``hooks`` changed size."""

@@ -6,23 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
-from gateway.app import create_app
 from gateway.context import RequestContext
-from tests.conftest import MASTER_KEY, make_settings, openai_config
-
-ANSWER = {
-    "id": "chatcmpl-1",
-    "object": "chat.completion",
-    "model": "gpt-x",
-    "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": "Paris."}, "finish_reason": "stop"}
-    ],
-    "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
-}
+from tests.conftest import MASTER_KEY
+from tests.fakes.priced_app import priced_chat_app
 
 
 class Journal:
@@ -54,14 +43,8 @@ def _scope() -> dict[str, Any]:
 
 @pytest.fixture
 async def app():
-    config = openai_config("http://upstream.test/v1", "priced", cache={"enabled": True})
-    config["models"]["priced"]["deployments"][0].update(
-        input_cost_per_mtok=1.0, output_cost_per_mtok=2.0
-    )
-    upstream = httpx.MockTransport(lambda request: httpx.Response(200, json=ANSWER))
-    app = create_app(make_settings(config), transport=upstream)
-    async with app.router.lifespan_context(app):
-        yield app
+    async with priced_chat_app() as started:
+        yield started
 
 
 async def ask(app, journal: Journal) -> None:
